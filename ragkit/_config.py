@@ -1,0 +1,95 @@
+"""One frozen configuration object, passed explicitly to everything that needs settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ragkit._errors import ConfigError
+
+__all__ = ["Config", "default_home"]
+
+DEFAULT_ENCODER = "minilm-l6-v2-int8"
+DEFAULT_GENERATOR = "qwen2.5-coder-0.5b-q4km"
+TINY_GENERATOR = "smollm2-135m-q4_1"
+
+
+def default_home() -> Path:
+    """``$RAGKIT_HOME`` if set, else the platform's per-user data directory."""
+    env = os.environ.get("RAGKIT_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ragkit", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable of ragkit. Construct once and pass it on; use :meth:`replace` to vary it.
+
+    The retrieval and prompt defaults are sized for a 2-core laptop: prompt reading dominates
+    time to first token on CPU, so the passage budget is counted in tokens.
+    """
+
+    home: Path = field(default_factory=default_home)
+    encoder: str = DEFAULT_ENCODER
+    generator: str = DEFAULT_GENERATOR
+    # Chunks stay well under the encoder's 256-token window; MiniLM was trained on short texts.
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    # Hybrid retrieval: candidates from each side, fused by reciprocal rank.
+    top_k: int = 4
+    candidates: int = 40
+    rrf_k: int = 60
+    # Cosine similarity of the best passage below which ragkit abstains without the model.
+    min_similarity: float = 0.25
+    # Passage budget in generator tokens; the rest of n_ctx holds system prompt, question, answer.
+    context_tokens: int = 1200
+    n_ctx: int = 4096
+    max_answer_tokens: int = 320
+    temperature: float = 0.0
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ConfigError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens "
+                f"({self.chunk_tokens}); lower the overlap."
+            )
+        if not 0 < self.chunk_tokens <= 254:
+            raise ConfigError(
+                f"chunk_tokens ({self.chunk_tokens}) must be between 1 and 254: the encoder "
+                "reads at most 256 tokens including its two special tokens."
+            )
+        if self.top_k < 1 or self.candidates < self.top_k:
+            raise ConfigError(
+                f"top_k ({self.top_k}) must be >= 1 and candidates ({self.candidates}) >= top_k."
+            )
+        if self.context_tokens + self.max_answer_tokens + 256 > self.n_ctx:
+            raise ConfigError(
+                f"context_tokens ({self.context_tokens}) + max_answer_tokens "
+                f"({self.max_answer_tokens}) + 256 for instructions must fit in n_ctx "
+                f"({self.n_ctx}); raise n_ctx or lower the budgets."
+            )
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+
+    @property
+    def models_dir(self) -> Path:
+        """Where model packs live: ``<home>/models``."""
+        return self.home / "models"
+
+    @property
+    def default_db(self) -> Path:
+        """The index used when no database path is given: ``<home>/index.db``."""
+        return self.home / "index.db"
+
+    @property
+    def n_threads(self) -> int:
+        """Worker threads for the encoder and generator (all cores unless set)."""
+        return self.threads or os.cpu_count() or 1
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with some settings changed (validated again)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

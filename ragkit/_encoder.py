@@ -1,0 +1,94 @@
+"""Sentence embeddings on onnxruntime + tokenizers (no torch at run time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ragkit._errors import ModelPackError
+from ragkit._packs import ModelPack
+
+__all__ = ["Encoder"]
+
+
+class Encoder:
+    """Turns texts into L2-normalised float32 vectors with an encoder pack.
+
+    Texts are sorted by token length and each batch is padded only to its longest member,
+    so short chunks do not pay for long ones. Pooling is a mean over real tokens only: the
+    ``tokenizer.json`` of all-MiniLM-L6-v2 ships with fixed padding to 128 baked in, and
+    averaging padding into the vector quietly ruins retrieval.
+    """
+
+    def __init__(self, pack: ModelPack, *, threads: int = 1, batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if pack.kind != "encoder":
+            raise ModelPackError(f"model pack {pack.name!r} is a {pack.kind} pack, not an encoder.")
+        self.pack = pack
+        self.dims = int(pack.manifest["dims"])
+        self.max_tokens = int(pack.manifest["max_tokens"])
+        if pack.manifest.get("pooling", "mean") != "mean":
+            raise ModelPackError(
+                f"encoder pack {pack.name!r} asks for pooling {pack.manifest['pooling']!r}; "
+                "ragkit supports mean pooling only."
+            )
+        self.batch_size = batch_size
+        self.tokenizer = Tokenizer.from_file(str(pack.file("tokenizer")))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_tokens)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(pack.file("model")), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the vectors this encoder makes: model hash, pooling and max length.
+
+        An index stores it and refuses to mix vectors from a different encoder.
+        """
+        model_sha = next(f["sha256"] for f in self.pack.manifest["files"] if f["role"] == "model")
+        return f"{model_sha}:mean:{self.max_tokens}:{self.dims}"
+
+    def chunking_tokenizer(self):  # -> tokenizers.Tokenizer
+        """A copy of the tokenizer with no padding and no truncation, for counting tokens."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_str(self.tokenizer.to_str())
+        tok.no_padding()
+        tok.no_truncation()
+        return tok
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``; returns a ``[len(texts), dims]`` float32 array, rows unit length."""
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                enc = encodings[i]
+                n = len(enc.ids)
+                ids[r, :n] = enc.ids
+                mask[r, :n] = enc.attention_mask
+                types[r, :n] = enc.type_ids
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[rows] = pooled
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)

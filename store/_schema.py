@@ -1,0 +1,83 @@
+"""Schema of the index and its migrations, applied in order inside one transaction each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragkit._errors import StoreError
+
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema from version i to i + 1.
+_MIGRATIONS: list[str] = [
+    """
+    create table meta (key text primary key, value text not null);
+    create table documents (
+        id integer primary key,
+        path text not null unique,
+        sha256 text not null,
+        size integer not null,
+        mtime real not null,
+        title text not null,
+        collection text,
+        metadata text not null default '{}',
+        added_at real not null
+    );
+    create table chunks (
+        id integer primary key,
+        document_id integer not null references documents(id) on delete cascade,
+        ordinal integer not null,
+        text text not null,
+        page integer,
+        heading text,
+        start integer not null,
+        "end" integer not null,
+        n_tokens integer not null,
+        unique (document_id, ordinal)
+    );
+    create virtual table chunks_fts using fts5(
+        text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    );
+    create trigger chunks_ai after insert on chunks begin
+        insert into chunks_fts(rowid, text, heading) values (new.id, new.text, new.heading);
+    end;
+    create trigger chunks_ad after delete on chunks begin
+        insert into chunks_fts(chunks_fts, rowid, text, heading)
+        values ('delete', old.id, old.text, old.heading);
+    end;
+    """,
+]
+
+
+def migrate(conn: Any, path: str) -> None:
+    """Bring the schema at ``path`` up to :data:`SCHEMA_VERSION`."""
+    version = conn.execute("pragma user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer ragkit (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade ragkit to use it."
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("begin immediate")
+        try:
+            # executescript would commit the open transaction; run statements one by one.
+            for statement in _split(_MIGRATIONS[target - 1]):
+                conn.execute(statement)
+            conn.execute(f"pragma user_version={target}")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+
+
+def _split(script: str) -> list[str]:
+    """Split a script into whole statements (trigger bodies hold ';' of their own)."""
+    from ragkit.store._connect import sqlite_library
+
+    statements, current = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite_library().complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

@@ -1,0 +1,126 @@
+"""The SQLite index on real SQLite with sqlite-vec and FTS5."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ragkit import EncoderMismatchError, StoreError
+from ragkit.store import Index, connect, fts_query, sqlite_library
+
+
+@dataclass
+class Row:
+    text: str
+    ordinal: int
+    page: int | None = None
+    heading: str | None = None
+    start: int = 0
+    end: int = 0
+    n_tokens: int = 1
+
+
+def rows(*texts: str) -> list[Row]:
+    return [Row(t, i, end=len(t)) for i, t in enumerate(texts)]
+
+
+def unit(n: int, dims: int = 8, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dims)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Index:
+    with Index(tmp_path / "i.db", fingerprint="enc-a", dims=8) as idx:
+        yield idx
+
+
+def put(index: Index, path: str, texts: list[str], seed: int = 0) -> int:
+    return index.put_document(path=path, title=path, sha256="x" * 64, size=1, mtime=0.0,
+                              chunks=rows(*texts), vectors=unit(len(texts), seed=seed))
+
+
+def test_connection_loads_sqlite_vec_with_wal(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "c.db")
+    assert conn.execute("select vec_version()").fetchone()[0].startswith("v")
+    assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("pragma foreign_keys").fetchone()[0] == 1
+    assert sqlite_library() is sqlite_library()
+
+
+def test_replace_and_remove_keep_tables_in_step(index: Index) -> None:
+    put(index, "/a.txt", ["alpha one", "alpha two", "alpha three"])
+    put(index, "/b.txt", ["beta"])
+    assert index.counts() == {"documents": 2, "chunks": 4, "fts": 4, "vectors": 4}
+    put(index, "/a.txt", ["alpha replaced"], seed=1)
+    assert index.counts() == {"documents": 2, "chunks": 2, "fts": 2, "vectors": 2}
+    assert [c for c, _ in index.text_search("three", 5)] == []
+    assert index.remove_document("/a.txt") and not index.remove_document("/a.txt")
+    assert index.counts() == {"documents": 1, "chunks": 1, "fts": 1, "vectors": 1}
+    assert index.conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_failed_write_leaves_previous_version_whole(index: Index) -> None:
+    put(index, "/a.txt", ["old text"])
+    broken = rows("new text", "more")
+    broken[1].text = None  # violates NOT NULL half-way through the document
+    with pytest.raises(Exception):
+        index.put_document(path="/a.txt", title="a", sha256="y" * 64, size=1, mtime=0.0,
+                           chunks=broken, vectors=unit(2))
+    doc = index.document_by_path("/a.txt")
+    assert doc is not None and doc.sha256 == "x" * 64 and doc.n_chunks == 1
+    assert index.counts() == {"documents": 1, "chunks": 1, "fts": 1, "vectors": 1}
+
+
+def test_vector_search_returns_cosine_similarity(index: Index) -> None:
+    vectors = unit(3)
+    index.put_document(path="/v", title="v", sha256="z" * 64, size=1, mtime=0.0,
+                       chunks=rows("a", "b", "c"), vectors=vectors)
+    hits = index.vector_search(vectors[1], 3)
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    ids = index.chunks([hits[0][0]])
+    assert ids[hits[0][0]].text == "b"
+
+
+def test_other_encoder_is_refused(tmp_path: Path) -> None:
+    Index(tmp_path / "i.db", fingerprint="enc-a", dims=8).close()
+    with pytest.raises(EncoderMismatchError, match="another encoder"):
+        Index(tmp_path / "i.db", fingerprint="enc-b", dims=8)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.db"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="notes.db"):
+        Index(bogus, fingerprint="enc-a", dims=8)
+
+
+def test_index_without_encoder_lists_and_removes(index: Index, tmp_path: Path) -> None:
+    put(index, "/a.txt", ["alpha"])
+    with Index(index.path) as plain:
+        assert [d.path for d in plain.documents()] == ["/a.txt"]
+        with pytest.raises(StoreError, match="without an encoder"):
+            plain.vector_search(unit(1)[0], 1)
+        assert plain.remove_document("/a.txt")
+
+
+@pytest.mark.parametrize("text", ['"', "AND OR NOT", "a* (b", "NEAR(x y)", "col:val", "", "???",
+                                  "пациент", "患者の記録", "don't", "^start"])
+def test_fts_query_never_raises(index: Index, text: str) -> None:
+    put(index, "/a.txt", ["patient records", "пациент карта", "患者の記録"])
+    index.text_search(text, 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_fts_query_is_always_valid(text: str) -> None:
+    query = fts_query(text)
+    conn = connect(":memory:")
+    conn.execute("create virtual table t using fts5(x)")
+    if query is not None:
+        conn.execute("select * from t where t match ?", (query,)).fetchall()
