@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ class _Context:
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(1)
 
 
@@ -57,6 +58,8 @@ def _run(fn: Any) -> Any:
 def main(ctx: click.Context, db: Path | None, home: Path | None, generator: str | None,
          encoder: str | None) -> None:
     """Offline RAG: cited answers from your own documents. Nothing leaves this machine."""
+    # pypdf logs a warning per damaged object; the one line per bad file below is enough.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     changes: dict[str, Any] = {}
     if home:
         changes["home"] = home
@@ -92,12 +95,14 @@ def ingest(obj: _Context, paths: tuple[Path, ...]) -> None:
 
         report = _run(lambda: kb.add(paths, progress=progress))
     for failure in report.failed:
-        err.print(f"[yellow]skipped[/] {failure.path}: {failure.reason}", highlight=False)
+        err.print(f"[yellow]skipped[/] {failure.path}: {failure.reason}", highlight=False,
+                  soft_wrap=True)
     out.print(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
         f"{report.chunks_embedded} chunks embedded",
         highlight=False,
+        soft_wrap=True,
     )
     if not report.ok:
         sys.exit(1)

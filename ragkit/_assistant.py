@@ -167,6 +167,16 @@ class Assistant:
                     progress(IngestProgress(done, len(files), report.chunks_embedded, str(doc.path)))
             pending.clear()
 
+        def skip(key: str, failure: IngestFailure | None = None) -> None:
+            nonlocal done
+            if failure is None:
+                report.unchanged.append(key)
+            else:
+                report.failed.append(failure)
+            done += 1
+            if progress:
+                progress(IngestProgress(done, len(files), report.chunks_embedded, key))
+
         for path in files:
             key = str(path.resolve())
             try:
@@ -175,10 +185,7 @@ class Assistant:
                     mtime = path.stat().st_mtime
                     if mtime != existing.mtime:
                         index.touch_document(key, mtime)
-                    report.unchanged.append(key)
-                    done += 1
-                    if progress:
-                        progress(IngestProgress(done, len(files), report.chunks_embedded, key))
+                    skip(key)
                     continue
                 doc = ingest.load(path)
                 chunks = ingest.chunk_document(
@@ -187,14 +194,10 @@ class Assistant:
                 if not chunks:
                     raise LoadError(path, "no text to index")
             except LoadError as exc:
-                report.failed.append(IngestFailure(exc.path, exc.reason))
-                done += 1
-                if progress:
-                    progress(IngestProgress(done, len(files), report.chunks_embedded, key))
+                skip(key, IngestFailure(exc.path, exc.reason))
                 continue
             except OSError as exc:
-                report.failed.append(IngestFailure(key, f"cannot read file: {exc.strerror or exc}"))
-                done += 1
+                skip(key, IngestFailure(key, f"cannot read file: {exc.strerror or exc}"))
                 continue
             pending.append((doc, chunks, existing is not None))
             if sum(len(c) for _, c, _ in pending) >= _EMBED_BATCH:

@@ -50,12 +50,11 @@ class Encoder:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the vectors this encoder makes: model hash, pooling and max length.
-
-        An index stores it and refuses to mix vectors from a different encoder.
+        """Identifies the vectors this encoder makes: model and tokenizer hashes, pooling, max
+        length and dims. An index stores it and refuses to mix vectors from another encoder.
         """
-        model_sha = next(f["sha256"] for f in self.pack.manifest["files"] if f["role"] == "model")
-        return f"{model_sha}:mean:{self.max_tokens}:{self.dims}"
+        sha = {f["role"]: f["sha256"] for f in self.pack.manifest["files"]}
+        return f"{sha['model']}:{sha['tokenizer'][:16]}:mean:{self.max_tokens}:{self.dims}"
 
     def chunking_tokenizer(self):  # -> tokenizers.Tokenizer
         """A copy of the tokenizer with no padding and no truncation, for counting tokens."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,9 @@ PackKind = Literal["encoder", "generator"]
 Progress = Callable[[str, int, int], None]
 
 MANIFEST = "manifest.json"
+# Pack names become folder names: no separators, no leading dot, so no way out of models/.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _STAMP = ".verified.json"
 FORMAT_VERSION = 1
 _CHUNK = 1 << 20
@@ -74,6 +78,15 @@ class ModelPack:
         return str(self.manifest.get("source", "unknown"))
 
 
+def _check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise ModelPackError(
+            f"{name!r} is not a valid model pack name; use letters, digits, '.', '_', '+' and "
+            "'-', starting with a letter or digit."
+        )
+    return name
+
+
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     try:
@@ -82,11 +95,27 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         raise ModelPackError(f"{path} is missing; this folder is not a model pack.") from None
     except (OSError, ValueError) as exc:
         raise ModelPackError(f"{path} cannot be read ({exc}); rebuild or re-add the pack.") from exc
+    if not isinstance(manifest, dict):
+        raise ModelPackError(f"{path} is not a JSON object; rebuild or re-add the pack.")
     for key in ("name", "kind", "files"):
         if key not in manifest:
             raise ModelPackError(f"{path} lacks the field {key!r}; rebuild or re-add the pack.")
     if manifest["kind"] not in ("encoder", "generator"):
         raise ModelPackError(f"{path}: unknown kind {manifest['kind']!r}.")
+    files = manifest["files"]
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict)
+        and isinstance(f.get("name"), str)
+        and _NAME.fullmatch(f["name"])
+        and isinstance(f.get("size"), int)
+        and isinstance(f.get("sha256"), str)
+        and _SHA256.fullmatch(f["sha256"])
+        for f in files
+    ):
+        raise ModelPackError(
+            f"{path}: every entry of 'files' needs a plain file name, a size and a sha256; "
+            "rebuild or re-add the pack."
+        )
     return manifest
 
 
@@ -119,7 +148,7 @@ class ModelPacks:
         return ModelPack(manifest["name"], manifest["kind"], folder, manifest)
 
     def _find(self, name: str) -> ModelPack:
-        folder = self.root / name
+        folder = self.root / _check_name(name)
         if not (folder / MANIFEST).is_file():
             known = ", ".join(p.name for p in self.list()) or "none"
             raise ModelPackError(
@@ -177,7 +206,13 @@ class ModelPacks:
                     )
             fresh[entry["name"]] = key
         if fresh != stamp:
-            stamp_path.write_text(json.dumps(fresh))
+            # The stamp only saves re-hashing; a read-only pack still verifies without it.
+            try:
+                tmp = stamp_path.with_name(f"{_STAMP}.{os.getpid()}")
+                tmp.write_text(json.dumps(fresh))
+                os.replace(tmp, stamp_path)
+            except OSError:
+                pass
 
     def install(
         self,
@@ -194,6 +229,7 @@ class ModelPacks:
         The pack is assembled in a temporary folder beside its destination and renamed into
         place, so a crash never leaves a half-written pack that looks complete.
         """
+        _check_name(name)
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
         try:
@@ -253,7 +289,7 @@ class ModelPacks:
                 f"{source} is not a GGUF file (it does not start with 'GGUF'); convert the model "
                 "with llama.cpp's convert_hf_to_gguf.py first."
             )
-        name = name or source.stem.lower().replace(" ", "-")
+        name = name or re.sub(r"[^a-z0-9._+-]+", "-", source.stem.lower()).strip(".-") or "model"
         meta = {"chat_format": "gguf-template", "license": license, "source": f"added from {source}"}
         return self.install(name, "generator", [("model", "model.gguf", source)], meta, progress=progress)
 

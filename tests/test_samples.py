@@ -1,0 +1,31 @@
+"""Every question in samples/questions.jsonl is answered from its expected file by the
+default generator pack (Qwen2.5-Coder-0.5B Q4_K_M) — the demo's promise, checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ragkit import Assistant, Config
+
+from .conftest import QUESTIONS
+
+CASES = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def kb(samples_index: Path, default_config: Config):
+    with Assistant(samples_index, default_config) as assistant:
+        yield assistant
+
+
+@pytest.mark.default_model
+@pytest.mark.parametrize("case", CASES, ids=[c["question"][:40] for c in CASES])
+def test_question_cites_its_source(kb: Assistant, case: dict) -> None:
+    answer = kb.ask(case["question"])
+    cited = {(Path(c.path).name, c.page) for c in answer.citations}
+    assert case["source"] in {name for name, _ in cited}, (answer.text, cited)
+    if case.get("page") is not None:
+        assert (case["source"], case["page"]) in cited, (answer.text, cited)
