@@ -329,3 +329,63 @@ def doctor(obj: _Context, as_json: bool) -> None:
         out.print(table)
     if not all(c.ok for c in checks):
         sys.exit(1)
+
+
+# evaluation --------------------------------------------------------------------------------
+
+
+@main.group("eval")
+def eval_() -> None:
+    """Measure ragkit on public benchmarks or your own data."""
+
+
+@eval_.command("retrieval")
+@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              required=True, help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+@click.option("--encoder", "encoders", multiple=True, metavar="PACK",
+              help="Encoder pack(s) to compare (repeatable; default: the configured one).")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(["bm25", "dense", "hybrid"]),
+              help="Retrieval modes (repeatable; default: all three).")
+@click.option("--max-queries", type=click.IntRange(1), help="Evaluate only the first N queries.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_retrieval(obj: _Context, dataset: Path, encoders: tuple[str, ...], modes: tuple[str, ...],
+                   max_queries: int | None, as_json: bool) -> None:
+    """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run."""
+    from ragkit._eval_retrieval import MODES, evaluate_retrieval, load_beir
+
+    data = _run(lambda: load_beir(dataset))
+    with _pack_bar() as bar:
+        rows = _run(lambda: evaluate_retrieval(
+            data, obj.config, encoders=encoders, modes=modes or MODES, max_queries=max_queries,
+            progress=_PackProgress(bar)))
+    if as_json:
+        click.echo(json.dumps({"dataset": str(dataset), "documents": len(data.corpus),
+                               "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+        return
+    table = Table("encoder", "mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms",
+                  title=f"{dataset.name}: {len(data.corpus)} documents, {rows[0].queries} queries",
+                  title_justify="left")
+    for r in rows:
+        table.add_row(r.encoder, r.mode, f"{r.ndcg10:.4f}", f"{r.recall100:.4f}", f"{r.mrr10:.4f}",
+                      f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}")
+    out.print(table)
+
+
+@eval_.command("scale")
+@click.option("--n", "n", type=click.IntRange(1000), default=100_000, show_default=True,
+              help="How many synthetic vectors to index.")
+@click.option("--queries", type=click.IntRange(10), default=100, show_default=True,
+              help="Queries per coarse setting (the exact scan runs at most 20).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_scale(n: int, queries: int, as_json: bool) -> None:
+    """Vector search p50/p95 and recall@10: coarse-to-fine against sqlite-vec's exact scan."""
+    from ragkit._eval_scale import evaluate_scale, summary
+
+    with _pack_bar() as bar:
+        results = _run(lambda: evaluate_scale(n, queries=queries, progress=_PackProgress(bar)))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
+        return
+    for line in summary(results):
+        out.print(line, highlight=False, soft_wrap=True)

@@ -1,18 +1,25 @@
 """Loading documents and cutting them into encoder-sized chunks.
 
-``load`` turns a ``.txt``, ``.md``/``.markdown`` or ``.pdf`` file into a :class:`Document`
-of located :class:`Section` objects (PDF page, Markdown heading path); ``chunk_document``
-cuts those into token-exact :class:`Chunk` objects. Unreadable files raise
-:class:`ragkit._errors.LoadError` naming the file and the reason.
+``load`` turns a file of a supported format (``SUPPORTED_SUFFIXES``: plain text, Markdown,
+PDF, HTML and DOCX) into a :class:`Document` of located :class:`Section` objects (a PDF
+page, a heading path), with every section's text passed through :func:`normalize_text`;
+files over ``MAX_FILE_BYTES`` are refused unread unless ``load(..., max_file_bytes=...)``
+allows them. ``iter_files`` finds the files to ingest under folders, with include/exclude
+globs and ``.ragkitignore`` files. ``chunk_document`` cuts sections into token-exact
+:class:`Chunk` objects. Unreadable files raise :class:`ragkit._errors.LoadError` naming
+the file and the reason.
 """
 
 from __future__ import annotations
 
 from ._chunk import chunk_document
-from ._load import SUPPORTED_SUFFIXES, file_sha256, iter_files, load
+from ._files import iter_files
+from ._load import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, file_sha256, load
+from ._normalize import normalize_text
 from ._types import Chunk, Document, Section
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "SUPPORTED_SUFFIXES",
     "Chunk",
     "Document",
@@ -21,4 +28,5 @@ __all__ = [
     "file_sha256",
     "iter_files",
     "load",
+    "normalize_text",
 ]

@@ -12,12 +12,12 @@ retrievable from one chunk.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._types import Chunk, Document
+from ._types import Chunk, Document, Section
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -43,9 +43,22 @@ _LINES, _WORDS, _TOKENS, _CHARS = 0, 1, 2, 3
 # token limit alone would allow a chunk of megabytes; this caps characters per chunk far
 # above what real text needs (English averages under 5 characters a token).
 _MAX_CHARS_PER_TOKEN = 16
+# A section longer than this is chunked in windows of at most this many characters, each
+# cut at a paragraph, line, sentence or word boundary where there is one: the tokenizer
+# needs about 1 KB per token, and more than linear time, for one huge text, but about
+# 150 bytes per token, spread over all cores, for a batch of window-sized ones. No chunk
+# crosses a window boundary, which costs at most one shorter chunk per window.
+_WINDOW_CHARS = 50_000
+_WINDOW_SEPARATORS = ("\n\n", "\n", ". ", " ")
+# Windows are encoded and chunked in batches of about this many characters, which bounds
+# the memory the encodings take (about 75 MB even when every character is a token).
+_BATCH_CHARS = 500_000
 # A section's last chunk adding fewer new tokens than this share of max_tokens is rebalanced
 # with the chunk before it, so no chunk is a near-duplicate of its predecessor's tail.
 _SMALL_TAIL_DIVISOR = 4
+
+
+_Window = tuple[Section, tuple[int, int]]
 
 
 class _Unit(NamedTuple):
@@ -78,21 +91,53 @@ def chunk_document(doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, o
         raise ValueError("the tokenizer pads or truncates; call no_padding() and no_truncation() on it first")
 
     chunks: list[Chunk] = []
-    spans_per_section = _chunk_texts([section.text for section in doc.sections], tokenizer, max_tokens, overlap)
-    for section, spans in zip(doc.sections, spans_per_section, strict=True):
-        for start, end, n_tokens in spans:
-            chunks.append(
-                Chunk(
-                    text=section.text[start:end],
-                    ordinal=len(chunks),
-                    page=section.page,
-                    heading=section.heading,
-                    start=start,
-                    end=end,
-                    n_tokens=n_tokens,
+    windows = [(section, span) for section in doc.sections for span in _windows(section.text)]
+    for batch in _batches(windows):
+        texts = [section.text[lo:hi] for section, (lo, hi) in batch]
+        for (section, (offset, _)), spans in zip(batch, _chunk_texts(texts, tokenizer, max_tokens, overlap), strict=True):
+            for start, end, n_tokens in spans:
+                chunks.append(
+                    Chunk(
+                        text=section.text[offset + start : offset + end],
+                        ordinal=len(chunks),
+                        page=section.page,
+                        heading=section.heading,
+                        start=offset + start,
+                        end=offset + end,
+                        n_tokens=n_tokens,
+                    )
                 )
-            )
     return chunks
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Cut a long text into spans of at most ``_WINDOW_CHARS``, ending at the last paragraph,
+    line, sentence or word boundary in a span's second half when there is one."""
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while len(text) - start > _WINDOW_CHARS:
+        limit = start + _WINDOW_CHARS
+        cuts = (text.rfind(separator, limit - _WINDOW_CHARS // 2, limit) for separator in _WINDOW_SEPARATORS)
+        # Cut after a separator's first character: the period of ". ", say.
+        end = next((cut + 1 for cut in cuts if cut != -1), limit)
+        windows.append((start, end))
+        start = end
+    windows.append((start, len(text)))
+    return windows
+
+
+def _batches(windows: list[_Window]) -> Iterator[list[_Window]]:
+    """Group windows into runs of about ``_BATCH_CHARS`` characters."""
+    batch: list[_Window] = []
+    size = 0
+    for window in windows:
+        batch.append(window)
+        size += window[1][1] - window[1][0]
+        if size >= _BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _chunk_texts(
@@ -263,28 +308,41 @@ class _Packer:
 
     def _balanced(self, atoms: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Group consecutive atoms into as few pieces as greedy packing needs, evened out."""
-        fewest = len(self._greedy(atoms, self.max_tokens))
+        ends = [end for _, end in atoms]
+        past = [bisect_left(self.starts, end) for end in ends]  # token index after each atom
+        fewest = len(self._greedy(atoms, ends, past, self.max_tokens))
         high = self.max_tokens
         low = min(high, -(-self.count(atoms[0][0], atoms[-1][1]) // fewest))
         # The smallest budget that still needs no more pieces gives the most even sizes.
         while low < high:
             middle = (low + high) // 2
-            if len(self._greedy(atoms, middle)) <= fewest:
+            if len(self._greedy(atoms, ends, past, middle)) <= fewest:
                 high = middle
             else:
                 low = middle + 1
-        groups = self._greedy(atoms, low)
+        groups = self._greedy(atoms, ends, past, low)
         return [
             (atoms[first][0], atoms[end - 1][1]) for first, end in zip(groups, [*groups[1:], len(atoms)], strict=True)
         ]
 
-    def _greedy(self, atoms: list[tuple[int, int]], budget: int) -> list[int]:
-        """Indices of the atoms that open a new group when packing greedily up to ``budget``."""
+    def _greedy(self, atoms: list[tuple[int, int]], ends: list[int], past: list[int], budget: int) -> list[int]:
+        """Indices of the atoms that open a new group when packing greedily up to ``budget``.
+
+        Both the token count and the length of a group grow with its last atom, so each
+        group's end is found by bisection: a word split into 100,000 tokens costs 500
+        bisections, not 100,000 checks.
+        """
         openers = [0]
-        for index in range(1, len(atoms)):
-            if not self.fits(atoms[openers[-1]][0], atoms[index][1], budget):
-                openers.append(index)
-        return openers
+        while True:
+            first = openers[-1]
+            start = atoms[first][0]
+            by_tokens = bisect_right(past, bisect_left(self.starts, start) + budget) - 1
+            by_chars = bisect_right(ends, start + self.max_chars) - 1
+            # A group holds at least its first atom, even one over the budget.
+            following = max(first, min(by_tokens, by_chars)) + 1
+            if following >= len(atoms):
+                return openers
+            openers.append(following)
 
 
 def _spans(text: str, separator: re.Pattern[str], lo: int, hi: int) -> list[tuple[int, int]]:

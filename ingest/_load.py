@@ -1,70 +1,45 @@
-"""Finding files and dispatching them to the loader for their format."""
+"""The format registry, and reading one file through the loader for its format."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ragkit._errors import LoadError
 
+from ._docx import load_docx
+from ._html import load_html
 from ._markdown import load_markdown
+from ._normalize import normalize_label, normalize_text
 from ._pdf import load_pdf
 from ._text import load_text
 from ._types import Document, Section
 
-Loader = Callable[[Path, bytes], tuple[str, tuple[Section, ...]]]
+# A loader turns a file's bytes into its own title (None: use the file stem) and its
+# sections. It may return raw text: ``load`` normalises every section and drops empty ones.
+Loader = Callable[[Path, bytes], tuple[str | None, tuple[Section, ...]]]
 
+# Adding a format: one loader module, and one line here.
 _LOADERS: dict[str, Loader] = {
     ".txt": load_text,
     ".md": load_markdown,
     ".markdown": load_markdown,
     ".pdf": load_pdf,
+    ".html": load_html,
+    ".htm": load_html,
+    ".docx": load_docx,
 }
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
+MAX_FILE_BYTES = 64 << 20
+_MB = 1 << 20
 _HASH_BLOCK = 1 << 20
-
-
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Yield the files to ingest from files and directories, each file once.
-
-    A file named directly is yielded whatever its suffix (``load`` then says if the type is
-    unsupported). A directory is walked recursively in sorted order, skipping hidden entries
-    (names starting with ".") and files whose suffix is not supported; symlinked
-    directories are not followed, so a link cycle cannot loop. Every path is checked before
-    anything is yielded, so a typo fails fast with :class:`LoadError`
-    ("no such file or directory") instead of after a long batch.
-    """
-    roots = [Path(p) for p in paths]
-    for root in roots:
-        if not root.exists():
-            raise LoadError(root, "no such file or directory")
-    return _walk(roots)
-
-
-def _walk(roots: list[Path]) -> Iterator[Path]:
-    seen: set[Path] = set()
-    for root in roots:
-        for path in [root] if not root.is_dir() else _files_under(root):
-            key = path.resolve()
-            if key not in seen:
-                seen.add(key)
-                yield path
-
-
-def _files_under(directory: Path) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
-        found.extend(
-            Path(dirpath, name)
-            for name in filenames
-            if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
-        )
-    return sorted(found)
+_IS_DIRECTORY = "is a directory, not a file"
 
 
 def file_sha256(path: Path) -> str:
@@ -83,12 +58,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load(path: str | Path) -> Document:
+def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     """Read one file and return it as a :class:`Document` of located sections.
 
-    The format is chosen by suffix (see ``SUPPORTED_SUFFIXES``). Any file that cannot be
-    read or parsed raises :class:`LoadError` naming the path and the reason; no other
-    exception escapes for bad file content.
+    The format is chosen by suffix (see ``SUPPORTED_SUFFIXES``). Every section's text goes
+    through :func:`normalize_text`; sections left empty are dropped. A file larger than
+    ``max_file_bytes`` (default ``MAX_FILE_BYTES``, 64 MB) is refused before it is read,
+    so a huge file never fills memory. Any file that cannot be read or parsed raises
+    :class:`LoadError` naming the path and the reason; no other exception escapes for bad
+    file content.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -97,29 +75,57 @@ def load(path: str | Path) -> Document:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise LoadError(path, f"unsupported file type {suffix or '(no suffix)'}; supported: {supported}")
     try:
-        with open(path, "rb") as stream:
-            mtime = os.fstat(stream.fileno()).st_mtime
-            data = stream.read()
+        # Non-blocking, so that a named pipe is refused below instead of waiting for a writer.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise LoadError(path, _IS_DIRECTORY)
+            if not stat.S_ISREG(info.st_mode):
+                raise LoadError(path, "not a regular file (a pipe, socket or device)")
+            if info.st_size > max_file_bytes:
+                raise LoadError(path, _too_big(info.st_size, max_file_bytes))
+            # Bounded even so: the file may grow while it is read.
+            data = stream.read(max_file_bytes + 1)
     except OSError as error:
         raise LoadError(path, _describe(error)) from error
-    if not data.strip():
+    if len(data) > max_file_bytes:
+        raise LoadError(path, _too_big(None, max_file_bytes))
+    if not data or data.isspace():
         raise LoadError(path, "file is empty")
-    title, sections = loader(path, data)
+    title, raw_sections = loader(path, data)
+    sections = tuple(section for section in map(_normalized, raw_sections) if section.text)
+    if not sections:
+        raise LoadError(path, "no text found")
     return Document(
         path=path.resolve(),
-        title=title,
+        title=normalize_label(title or "") or path.stem,
         sections=sections,
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        mtime=mtime,
+        mtime=info.st_mtime,
     )
+
+
+def _normalized(section: Section) -> Section:
+    heading = normalize_label(section.heading) if section.heading else None
+    return dataclasses.replace(section, text=normalize_text(section.text), heading=heading or None)
+
+
+def _too_big(size: int | None, limit: int) -> str:
+    stated = "over" if size is None else f"{_megabytes(size)} MB, over"
+    return f"file is {stated} the {_megabytes(limit)} MB limit; raise max_file_bytes to index it"
+
+
+def _megabytes(size: int) -> str:
+    # Rounded up, so a file just over the limit never reads as equal to it.
+    return f"{-(-size * 10 // _MB) / 10:.1f}".removesuffix(".0")
 
 
 def _describe(error: OSError) -> str:
     if error.errno == errno.ENOENT:
         return "no such file or directory"
     if error.errno == errno.EISDIR:
-        return "is a directory, not a file"
+        return _IS_DIRECTORY
     if error.errno in (errno.EACCES, errno.EPERM):
         return "cannot read file: permission denied"
     return f"cannot read file: {error.strerror or error}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ._sections import SectionBuilder
 from ._text import decode_text
 from ._types import Section
 
@@ -14,23 +15,20 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 # Static-site front matter; its YAML comments would otherwise read as "# headings".
 _FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
 _FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
-_PATH_SEP = " > "
 
 
-def load_markdown(path: Path, data: bytes) -> tuple[str, tuple[Section, ...]]:
+def load_markdown(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
     """Split a Markdown file into sections at ATX headings (``#`` .. ``######``).
 
     Each section keeps its heading line in its text (it helps retrieval) and carries the
-    heading path, e.g. ``"Leave policy > Sick leave"``. ``#`` lines inside fenced code
-    blocks and YAML front matter are not headings. The title is the first H1, else the
-    front matter's ``title:``, else the file stem.
+    heading path, e.g. ``"Leave policy > Sick leave"`` (see :class:`SectionBuilder`).
+    ``#`` lines inside fenced code blocks and YAML front matter are not headings. The title
+    is the first H1, else the front matter's ``title:``.
     """
     text = decode_text(path, data)
-    title: str | None = None
+    builder = SectionBuilder()
     front_title: str | None = None
-    stack: list[tuple[int, str]] = []
-    # (start of the section, its heading path, where its body starts after the heading line)
-    bounds: list[tuple[int, str | None, int]] = [(0, None, 0)]
+    body_start = 0  # front matter stays in the first section's text: its fields are searchable
     fence: str | None = None
 
     pos = 0
@@ -58,25 +56,9 @@ def load_markdown(path: Path, data: bytes) -> tuple[str, tuple[Section, ...]]:
         elif (opening := _FENCE.fullmatch(line)) and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
             fence = opening.group(1)
         elif heading := _ATX.fullmatch(line):
-            level = len(heading.group(1))
-            label = _CLOSING_HASHES.sub("", heading.group(2) or "").strip()
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, label))
-            if level == 1 and label and title is None:
-                title = label
-            heading_path = _PATH_SEP.join(name for _, name in stack if name) or None
-            bounds.append((pos, heading_path, line_end))
+            builder.text(text[body_start:pos])
+            builder.heading(len(heading.group(1)), _CLOSING_HASHES.sub("", heading.group(2) or ""), line)
+            body_start = line_end
         pos = line_end + 1
-
-    sections: list[Section] = []
-    heading_only: list[Section] = []
-    for (start, heading_path, body_start), (end, _, _) in zip(bounds, [*bounds[1:], (len(text), None, 0)], strict=True):
-        section_text = text[start:end].strip()
-        if not section_text:
-            continue
-        section = Section(section_text, heading=heading_path)
-        # A heading directly followed by a subheading has nothing of its own to retrieve;
-        # its name lives on in the subsections' heading paths.
-        (heading_only if not text[body_start:end].strip() else sections).append(section)
-    return title or front_title or path.stem, tuple(sections or heading_only)
+    builder.text(text[body_start:])
+    return builder.first_label(1) or front_title, builder.sections()

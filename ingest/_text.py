@@ -1,10 +1,9 @@
-"""Plain-text loading and the byte-to-text decoding shared with the Markdown loader."""
+"""Plain-text loading and the byte-to-text decoding shared with the Markdown and HTML loaders."""
 
 from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from pathlib import Path
 
 from ragkit._errors import LoadError
@@ -23,13 +22,14 @@ _BINARY_SNIFF_BYTES = 8192
 _NEWLINES = re.compile(r"\r\n?")
 
 
-def decode_text(path: str | Path, data: bytes) -> str:
-    """Decode a text file's bytes to NFC text with ``\\n`` line endings.
+def decode_text(path: str | Path, data: bytes, declared: str | None = None) -> str:
+    """Decode a text file's bytes to text with ``\\n`` line endings.
 
-    Never fails on decoding: UTF-8 and BOM-marked UTF-16/32 are tried first, then cp1252
-    (what most legacy "ANSI" files are), then latin-1, which accepts every byte. Raises
-    :class:`LoadError` only when the bytes look binary (a NUL early on with no UTF-16 BOM)
-    or hold nothing but whitespace.
+    Never fails on decoding. A BOM decides first; then ``declared`` (an encoding the file
+    names itself, such as an HTML meta charset) if the bytes are valid in it; then UTF-8,
+    cp1252 (what most legacy "ANSI" files are) and finally latin-1, which accepts every
+    byte. Raises :class:`LoadError` only when the bytes look binary (a NUL early on with no
+    UTF-16 BOM) or hold nothing but whitespace.
     """
     text: str | None = None
     for bom, encoding in _BOMS:
@@ -40,7 +40,9 @@ def decode_text(path: str | Path, data: bytes) -> str:
     if text is None:
         if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
             raise LoadError(path, "looks like binary data, not text")
-        for encoding in ("utf-8", "cp1252"):
+        # A declaration that the bytes contradict (an old page saying utf-8 but saved in
+        # cp1252, say) is wrong, so guessing continues rather than inserting U+FFFD.
+        for encoding in (*([declared] if declared else []), "utf-8", "cp1252"):
             try:
                 text = data.decode(encoding)
                 break
@@ -48,12 +50,12 @@ def decode_text(path: str | Path, data: bytes) -> str:
                 continue
         else:
             text = data.decode("latin-1")
-    text = unicodedata.normalize("NFC", _NEWLINES.sub("\n", text))
+    text = _NEWLINES.sub("\n", text)
     if not text.strip():
         raise LoadError(path, "file is empty")
     return text
 
 
-def load_text(path: Path, data: bytes) -> tuple[str, tuple[Section, ...]]:
-    """Load a ``.txt`` file as one section titled by the file stem."""
-    return path.stem, (Section(decode_text(path, data).strip()),)
+def load_text(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
+    """Load a ``.txt`` file as one section, with no title of its own."""
+    return None, (Section(decode_text(path, data)),)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import numpy as np
-
 from ragkit import ingest
 from ragkit._config import Config
 from ragkit._encoder import Encoder
 from ragkit._errors import LoadError
 from ragkit._generator import Generator
+from ragkit._ingestion import FileSource, Limits, TextSource, run_ingest
 from ragkit._packs import ModelPacks
 from ragkit._prompt import IDK, build_messages, is_abstention, parse_citations, strip_invalid
-from ragkit._retrieval import fit_budget, hybrid_search
+from ragkit._retrieval import Mode, fit_budget, rank, search
 from ragkit._support import attribute, sentences
 from ragkit._types import (
     Answer,
@@ -28,10 +27,6 @@ from ragkit._types import (
 from ragkit.store import Index
 
 __all__ = ["Assistant", "AnswerStream"]
-
-# Chunks are embedded in batches of about this many, across documents, so small files do not
-# each pay for a separate encoder call.
-_EMBED_BATCH = 64
 
 NOTHING_RELEVANT = (
     "I don't know: nothing in the indexed documents is relevant enough to answer this."
@@ -143,68 +138,38 @@ class Assistant:
                 report.failed.append(IngestFailure(exc.path, exc.reason))
         if not files:
             return report
-        index = self._open(with_encoder=True)
-        tokenizer = self.encoder.chunking_tokenizer()
-        pending: list[tuple[ingest.Document, list[ingest.Chunk], bool]] = []
-        done = 0
+        return self._ingest([FileSource(p) for p in files], progress, report)
 
-        def flush() -> None:
-            nonlocal done
-            texts = [_embedding_text(doc, c) for doc, chunks, _ in pending for c in chunks]
-            vectors = self.encoder.encode(texts)
-            offset = 0
-            for doc, chunks, existed in pending:
-                block = vectors[offset : offset + len(chunks)]
-                offset += len(chunks)
-                index.put_document(
-                    path=str(doc.path), title=doc.title, sha256=doc.sha256, size=doc.size,
-                    mtime=doc.mtime, chunks=chunks, vectors=block,
-                )
-                (report.updated if existed else report.added).append(str(doc.path))
-                report.chunks_embedded += len(chunks)
-                done += 1
-                if progress:
-                    progress(IngestProgress(done, len(files), report.chunks_embedded, str(doc.path)))
-            pending.clear()
+    def add_texts(
+        self,
+        texts: Iterable[tuple[str, str] | tuple[str, str, str | None]],
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Index texts that are not files, as ``(source, text)`` or ``(source, text, title)``.
 
-        def skip(key: str, failure: IngestFailure | None = None) -> None:
-            nonlocal done
-            if failure is None:
-                report.unchanged.append(key)
-            else:
-                report.failed.append(failure)
-            done += 1
-            if progress:
-                progress(IngestProgress(done, len(files), report.chunks_embedded, key))
+        ``source`` identifies the text in the index (and in citations); adding the same
+        source again with the same text embeds nothing, with other text replaces it.
+        """
+        sources = [TextSource(*item) for item in texts]
+        return self._ingest(sources, progress, IngestReport())
 
-        for path in files:
-            key = str(path.resolve())
-            try:
-                existing = index.document_by_path(key)
-                if existing is not None and existing.sha256 == ingest.file_sha256(path):
-                    mtime = path.stat().st_mtime
-                    if mtime != existing.mtime:
-                        index.touch_document(key, mtime)
-                    skip(key)
-                    continue
-                doc = ingest.load(path)
-                chunks = ingest.chunk_document(
-                    doc, tokenizer, self.config.chunk_tokens, self.config.chunk_overlap
-                )
-                if not chunks:
-                    raise LoadError(path, "no text to index")
-            except LoadError as exc:
-                skip(key, IngestFailure(exc.path, exc.reason))
-                continue
-            except OSError as exc:
-                skip(key, IngestFailure(key, f"cannot read file: {exc.strerror or exc}"))
-                continue
-            pending.append((doc, chunks, existing is not None))
-            if sum(len(c) for _, c, _ in pending) >= _EMBED_BATCH:
-                flush()
-        if pending:
-            flush()
-        return report
+    def _ingest(
+        self,
+        sources: list[FileSource | TextSource],
+        progress: Callable[[IngestProgress], None] | None,
+        report: IngestReport,
+    ) -> IngestReport:
+        limits = Limits(
+            seconds=self.config.parse_timeout,
+            memory_bytes=self.config.parse_memory_mb << 20,
+            workers=self.config.n_parse_workers,
+        )
+        return run_ingest(
+            self._open(with_encoder=True), self.encoder, sources,
+            sizes=(self.config.chunk_tokens, self.config.chunk_overlap), limits=limits,
+            progress=progress, report=report,
+        )
 
     def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
         """Remove documents (a folder removes every document under it); returns their paths."""
@@ -228,16 +193,30 @@ class Assistant:
 
     # questions -----------------------------------------------------------------------------
 
-    def search(self, question: str, k: int | None = None) -> list[Passage]:
-        """The passages most relevant to ``question``, best first (no language model)."""
+    def search(self, question: str, k: int | None = None, *, mode: Mode = "hybrid") -> list[Passage]:
+        """The passages most relevant to ``question``, best first (no language model).
+
+        ``mode`` is ``"hybrid"`` (vector and BM25 ranks fused), ``"dense"`` or ``"bm25"``.
+        """
         index = self._open(with_encoder=True)
         if not question.strip():
             return []
         vector = self.encoder.encode([question])[0]
-        return hybrid_search(
-            index, vector, question,
-            k=k or self.config.top_k, candidates=self.config.candidates, rrf_k=self.config.rrf_k,
+        return search(
+            index, vector, question, k=k or self.config.top_k,
+            candidates=self.config.candidates, rrf_k=self.config.rrf_k, mode=mode,
         )
+
+    def _rank_documents(self, question: str, *, mode: Mode, depth: int) -> list[str]:
+        """Document keys best first, by their best chunk (for document-level evaluation)."""
+        index = self._open(with_encoder=True)
+        vector = self.encoder.encode([question])[0] if mode != "bm25" else None
+        # Documents hold several chunks, so look deeper than ``depth`` to fill it.
+        # "dense" is measured as the exact scan, the reference the coarse search is held to.
+        ranked = rank(index, vector, question, mode=mode, depth=3 * depth,
+                      rrf_k=self.config.rrf_k, exact=True if mode == "dense" else None)
+        paths = index.chunk_paths([i for i, _ in ranked])
+        return list(dict.fromkeys(paths[i] for i, _ in ranked if i in paths))[:depth]
 
     def ask(self, question: str, *, stream: bool = False) -> Answer | AnswerStream:
         """Answer ``question`` from the indexed documents, citing them.
@@ -296,7 +275,3 @@ class Assistant:
             text, citations = IDK if not text else text, ()
         return Answer(question, text, citations, tuple(passages), abstained, invalid, prompt_tokens)
 
-
-def _embedding_text(doc: ingest.Document, chunk: ingest.Chunk) -> str:
-    # The heading path tells the encoder what a terse chunk is about.
-    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text

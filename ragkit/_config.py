@@ -51,6 +51,10 @@ class Config:
     max_answer_tokens: int = 320
     temperature: float = 0.0
     threads: int | None = None
+    # Parsing runs in worker processes, each file under these limits (workers=0: in-process).
+    parse_workers: int | None = None
+    parse_timeout: float = 120.0
+    parse_memory_mb: int = 2048
 
     def __post_init__(self) -> None:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -89,6 +93,13 @@ class Config:
     def n_threads(self) -> int:
         """Worker threads for the encoder and generator (all cores unless set)."""
         return self.threads or os.cpu_count() or 1
+
+    @property
+    def n_parse_workers(self) -> int:
+        """Parser processes: one per core the encoder leaves over, at least one."""
+        if self.parse_workers is not None:
+            return self.parse_workers
+        return max(1, (os.cpu_count() or 2) - 1)
 
     def replace(self, **changes: object) -> Config:
         """A copy with some settings changed (validated again)."""

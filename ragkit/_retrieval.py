@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 
 from ragkit.store import Index
 from ragkit._types import Passage
 
-__all__ = ["hybrid_search", "rrf", "fit_budget"]
+__all__ = ["Mode", "rank", "search", "rrf", "fit_budget"]
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int) -> dict[int, float]:
@@ -21,7 +22,36 @@ def rrf(rankings: Sequence[Sequence[int]], k: int) -> dict[int, float]:
     return fused
 
 
-def hybrid_search(
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+def rank(
+    index: Index,
+    query_vector: np.ndarray | None,
+    question: str,
+    *,
+    mode: Mode,
+    depth: int,
+    rrf_k: int,
+    exact: bool | None = None,
+) -> list[tuple[int, float]]:
+    """``(chunk_id, score)`` best first: cosine for dense, BM25 for bm25, RRF for hybrid.
+
+    ``exact`` forces (True) or forbids (False) the exhaustive vector scan; by default the
+    index chooses by its size.
+    """
+    if mode == "bm25":
+        return index.text_search(question, depth)
+    assert query_vector is not None
+    if mode == "dense":
+        return index.vector_search(query_vector, depth, exact=exact)
+    dense = index.vector_search(query_vector, depth, exact=exact)
+    sparse = index.text_search(question, depth)
+    fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], rrf_k)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def search(
     index: Index,
     query_vector: np.ndarray,
     question: str,
@@ -29,18 +59,13 @@ def hybrid_search(
     k: int,
     candidates: int,
     rrf_k: int,
+    mode: Mode = "hybrid",
 ) -> list[Passage]:
-    """The ``k`` best passages for ``question`` by fused vector and full-text rank."""
-    dense = index.vector_search(query_vector, candidates)
-    sparse = index.text_search(question, candidates)
-    fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], rrf_k)
-    best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-    similarity = dict(dense)
-    missing = [i for i in best if i not in similarity]
-    # Full-text-only hits have no similarity yet; compute it from their stored vectors.
-    for chunk_id, vector in index.vectors(missing).items():
-        similarity[chunk_id] = float(vector @ query_vector)
-    chunks = index.chunks(best)
+    """The ``k`` best passages for ``question``; hybrid fuses vector and full-text ranks."""
+    best = rank(index, query_vector, question, mode=mode, depth=max(candidates, k), rrf_k=rrf_k)[:k]
+    ids = [i for i, _ in best]
+    chunks = index.chunks(ids)
+    vectors = index.vectors(ids)
     return [
         Passage(
             chunk_id=i,
@@ -49,10 +74,10 @@ def hybrid_search(
             page=chunks[i].page,
             heading=chunks[i].heading,
             text=chunks[i].text,
-            score=fused[i],
-            similarity=similarity.get(i, 0.0),
+            score=score,
+            similarity=float(vectors[i] @ query_vector) if i in vectors else 0.0,
         )
-        for i in best
+        for i, score in best
         if i in chunks
     ]
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ragkit._errors import EncoderMismatchError, StoreError
+from ragkit.store._coarse import CoarseIndex, pack_bits
 from ragkit.store._connect import connect
 from ragkit.store._schema import SCHEMA_VERSION, migrate
 
@@ -85,6 +86,14 @@ def fts_query(text: str) -> str | None:
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
 
 
+# Below this many vectors sqlite-vec's exact scan is quick enough (~20 ms) to use as it is.
+EXACT_BELOW = 20_000
+# Coarse candidates rescored exactly per result wanted, and at least this many in all;
+# chosen with `ragkit eval scale` (recall@10 against exact search, see README).
+OVERSAMPLE = 20
+MIN_CANDIDATES = 200
+
+
 class Index:
     """One SQLite file holding everything ragkit knows about a collection of documents.
 
@@ -106,6 +115,9 @@ class Index:
             self.conn.close()
             raise
         self.dims = dims
+        self._coarse: CoarseIndex | None = None
+        self._coarse_key: tuple[int, int] | None = None
+        self._writes = 0
 
     @property
     def has_vectors(self) -> bool:
@@ -207,7 +219,9 @@ class Index:
         if len(vectors) and vectors.shape[1] != self.dims:
             raise StoreError(f"{path}: vectors have {vectors.shape[1]} dims, index has {self.dims}.")
         blobs = np.ascontiguousarray(vectors, dtype=np.float32)
+        codes = pack_bits(blobs)
         with self.transaction():
+            self._writes += 1
             self._delete(path)
             cur = self.conn.execute(
                 "insert into documents(path, sha256, size, mtime, title, collection, metadata, "
@@ -215,7 +229,7 @@ class Index:
                 (path, sha256, size, mtime, title, collection, json.dumps(metadata or {}), time.time()),
             )
             doc_id = cur.lastrowid
-            for chunk, vector in zip(chunks, blobs):
+            for chunk, vector, code in zip(chunks, blobs, codes):
                 cur = self.conn.execute(
                     'insert into chunks(document_id, ordinal, text, page, heading, start, "end", '
                     "n_tokens) values (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -225,6 +239,10 @@ class Index:
                 self.conn.execute(
                     "insert into vectors(rowid, embedding) values (?, ?)",
                     (cur.lastrowid, vector.tobytes()),
+                )
+                self.conn.execute(
+                    "insert into embeddings(chunk_id, bits, vector) values (?, ?, ?)",
+                    (cur.lastrowid, code.tobytes(), vector.tobytes()),
                 )
         return int(doc_id)
 
@@ -236,6 +254,7 @@ class Index:
     def remove_document(self, path: str) -> bool:
         """Delete a document and all its rows; False if it was not in the index."""
         with self.transaction():
+            self._writes += 1
             return self._delete(path)
 
     def _delete(self, path: str) -> bool:
@@ -254,16 +273,50 @@ class Index:
 
     # search --------------------------------------------------------------------------------
 
-    def vector_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """``(chunk_id, cosine similarity)`` of the ``k`` nearest chunks, best first."""
+    def vector_count(self) -> int:
+        return self.conn.execute("select count(*) from embeddings").fetchone()[0]
+
+    def vector_search(
+        self, query: np.ndarray, k: int, *, exact: bool | None = None, candidates: int | None = None
+    ) -> list[tuple[int, float]]:
+        """``(chunk_id, cosine similarity)`` of the ``k`` nearest chunks, best first.
+
+        ``exact=True`` scans every float vector with sqlite-vec; ``exact=False`` takes
+        Hamming-nearest sign-bit candidates and rescores them exactly. The default picks the
+        exact scan for small indexes, where it is already fast. ``candidates`` overrides
+        how many coarse candidates are rescored.
+        """
         self._require_encoder()
-        blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
-        rows = self.conn.execute(
-            "select rowid, distance from vectors where embedding match ? and k = ? "
-            "order by distance",
-            (blob, k),
-        ).fetchall()
-        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        if exact is None:
+            exact = self.vector_count() < EXACT_BELOW
+        if exact:
+            rows = self.conn.execute(
+                "select rowid, distance from vectors where embedding match ? and k = ? "
+                "order by distance",
+                (query.tobytes(), k),
+            ).fetchall()
+            return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+        depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
+        candidates = [int(i) for i in self.coarse().candidates(query, depth)]
+        vectors = self.vectors(candidates)
+        scored = sorted(
+            ((i, float(v @ query)) for i, v in vectors.items()), key=lambda item: -item[1]
+        )
+        return scored[:k]
+
+    def coarse(self) -> CoarseIndex:
+        """The in-memory sign-bit index, reloaded when this or another connection wrote."""
+        key = (self.conn.execute("pragma data_version").fetchone()[0], self._writes)
+        if self._coarse is None or key != self._coarse_key:
+            rows = self.conn.execute("select chunk_id, bits from embeddings").fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            width = len(rows[0][1]) if rows else 0
+            codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8).reshape(
+                len(rows), width)
+            self._coarse = CoarseIndex(ids, codes)
+            self._coarse_key = key
+        return self._coarse
 
     def text_search(self, text: str, k: int) -> list[tuple[int, float]]:
         """``(chunk_id, BM25 score)`` of the ``k`` best full-text matches, best first."""
@@ -290,13 +343,25 @@ class Index:
         ).fetchall()
         return {r[0]: StoredChunk(*r) for r in rows}
 
+    def chunk_paths(self, ids: Sequence[int]) -> dict[int, str]:
+        """The document path of each of these chunks, keyed by chunk id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"select c.id, d.path from chunks c join documents d on d.id = c.document_id "
+            f"where c.id in ({marks})",
+            list(ids),
+        ).fetchall()
+        return dict(rows)
+
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored float vectors of these chunks, keyed by id."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f"select rowid, embedding from vectors where rowid in ({marks})", list(ids)
+            f"select chunk_id, vector from embeddings where chunk_id in ({marks})", list(ids)
         ).fetchall()
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
@@ -310,4 +375,5 @@ class Index:
             # shadow table holds one row per chunk actually indexed.
             "fts": q("select count(*) from chunks_fts_docsize").fetchone()[0],
             "vectors": q("select count(*) from vectors").fetchone()[0] if self.has_vectors else 0,
+            "embeddings": q("select count(*) from embeddings").fetchone()[0],
         }

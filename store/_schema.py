@@ -35,6 +35,11 @@ _MIGRATIONS: list[str] = [
         n_tokens integer not null,
         unique (document_id, ordinal)
     );
+    create table embeddings (
+        chunk_id integer primary key references chunks(id) on delete cascade,
+        bits blob not null,
+        vector blob not null
+    );
     create virtual table chunks_fts using fts5(
         text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61'
     );

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -71,15 +72,21 @@ class NetworkGuard:
 
     @classmethod
     def hook(cls, event: str, args: tuple) -> None:
-        if cls.active and event in {"socket.connect", "socket.getaddrinfo", "socket.sendto",
-                                    "socket.bind"}:
+        if not cls.active:
+            return
+        # Local IPC (AF_UNIX, used by multiprocessing's forkserver) is not network access.
+        network = event == "socket.getaddrinfo" or (
+            event in {"socket.connect", "socket.sendto", "socket.bind"}
+            and getattr(args[0], "family", None) in (socket.AF_INET, socket.AF_INET6)
+        )
+        if network:
             cls.attempts.append((event, args))
             raise ConnectionRefusedError(f"ragkit tests forbid network access ({event} {args})")
 
 
 @pytest.fixture
 def no_network():
-    """Fails any socket connect, DNS lookup or bind for the duration of the test."""
+    """Fails any internet socket connect, bind or send and any DNS lookup during the test."""
     if not NetworkGuard.installed:
         sys.addaudithook(NetworkGuard.hook)
         NetworkGuard.installed = True

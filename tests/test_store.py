@@ -56,12 +56,12 @@ def test_connection_loads_sqlite_vec_with_wal(tmp_path: Path) -> None:
 def test_replace_and_remove_keep_tables_in_step(index: Index) -> None:
     put(index, "/a.txt", ["alpha one", "alpha two", "alpha three"])
     put(index, "/b.txt", ["beta"])
-    assert index.counts() == {"documents": 2, "chunks": 4, "fts": 4, "vectors": 4}
+    assert index.counts() == {"documents": 2, "chunks": 4, "fts": 4, "vectors": 4, "embeddings": 4}
     put(index, "/a.txt", ["alpha replaced"], seed=1)
-    assert index.counts() == {"documents": 2, "chunks": 2, "fts": 2, "vectors": 2}
+    assert index.counts() == {"documents": 2, "chunks": 2, "fts": 2, "vectors": 2, "embeddings": 2}
     assert [c for c, _ in index.text_search("three", 5)] == []
     assert index.remove_document("/a.txt") and not index.remove_document("/a.txt")
-    assert index.counts() == {"documents": 1, "chunks": 1, "fts": 1, "vectors": 1}
+    assert index.counts() == {"documents": 1, "chunks": 1, "fts": 1, "vectors": 1, "embeddings": 1}
     assert index.conn.execute("pragma integrity_check").fetchone()[0] == "ok"
 
 
@@ -74,7 +74,7 @@ def test_failed_write_leaves_previous_version_whole(index: Index) -> None:
                            chunks=broken, vectors=unit(2))
     doc = index.document_by_path("/a.txt")
     assert doc is not None and doc.sha256 == "x" * 64 and doc.n_chunks == 1
-    assert index.counts() == {"documents": 1, "chunks": 1, "fts": 1, "vectors": 1}
+    assert index.counts() == {"documents": 1, "chunks": 1, "fts": 1, "vectors": 1, "embeddings": 1}
 
 
 def test_vector_search_returns_cosine_similarity(index: Index) -> None:
@@ -124,3 +124,28 @@ def test_fts_query_is_always_valid(text: str) -> None:
     conn.execute("create virtual table t using fts5(x)")
     if query is not None:
         conn.execute("select * from t where t match ?", (query,)).fetchall()
+
+
+def test_coarse_search_agrees_with_exact_search(tmp_path: Path) -> None:
+    """Sign-bit candidates rescored exactly find the exact top-k on clustered data."""
+    rng = np.random.default_rng(7)
+    centers = rng.normal(size=(20, 128))
+    data = centers[rng.integers(0, 20, 3000)] + 0.6 * rng.normal(size=(3000, 128))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    with Index(tmp_path / "c.db", fingerprint="enc", dims=128) as idx:
+        for start in range(0, 3000, 500):
+            idx.put_document(path=f"/d{start}", title="d", sha256="s" * 64, size=1, mtime=0.0,
+                             chunks=rows(*[f"t{i}" for i in range(500)]),
+                             vectors=data[start : start + 500])
+        hits = 0
+        for q in data[rng.choice(3000, 30, replace=False)]:
+            exact = [i for i, _ in idx.vector_search(q, 10, exact=True)]
+            coarse = idx.vector_search(q, 10, exact=False)
+            hits += len(set(exact) & {i for i, _ in coarse})
+            assert [s for _, s in coarse] == sorted((s for _, s in coarse), reverse=True)
+        assert hits / 300 >= 0.98
+        # A write invalidates the in-memory codes: the new vector is found at once.
+        idx.put_document(path="/new", title="n", sha256="n" * 64, size=1, mtime=0.0,
+                         chunks=rows("fresh"), vectors=-data[:1])
+        best = idx.vector_search(-data[0], 1, exact=False)[0]
+        assert idx.chunks([best[0]])[best[0]].text == "fresh"

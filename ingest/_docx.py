@@ -1,0 +1,200 @@
+"""DOCX loading: paragraphs, headings and tables from the WordprocessingML in the zip."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+from ragkit._errors import LoadError
+
+from ._normalize import error_cause
+from ._sections import SectionBuilder
+from ._types import Section
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_P, _TBL, _TR, _TC, _T = f"{_W}p", f"{_W}tbl", f"{_W}tr", f"{_W}tc", f"{_W}t"
+_BREAKS = frozenset({f"{_W}br", f"{_W}cr"})
+_TAB, _NO_BREAK_HYPHEN = f"{_W}tab", f"{_W}noBreakHyphen"
+_STYLE_ID, _VAL, _TYPE = f"{_W}styleId", f"{_W}val", f"{_W}type"
+# Deleted tracked changes, and the fallback copy of content Word also stores a newer way.
+_SKIPPED = frozenset(
+    {f"{_W}del", f"{_W}moveFrom", "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"}
+)
+_DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+_DOCUMENT, _STYLES, _CORE = "word/document.xml", "word/styles.xml", "docProps/core.xml"
+# Password-protected .docx files and legacy .doc files are OLE compound files, not zips.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MAX_PART_BYTES = 50 << 20
+# Real WordprocessingML compresses about 5-20 to 1; a much higher ratio in a large part is
+# a file built to exhaust memory. Small parts cannot do harm whatever their ratio.
+_MAX_RATIO = 100
+_RATIO_CHECKED_ABOVE = 1 << 20
+_MAX_SIDE_PART_BYTES = 4 << 20  # styles and metadata: what is larger is not worth reading
+# Built-in style names ("heading 1", "Title") are English whatever the document's language;
+# style ids are not ("berschrift1" in a German Word), so names are read from styles.xml.
+_HEADING_STYLE = re.compile(r"heading\s*([1-9])|(title)", re.IGNORECASE)
+
+
+def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
+    """Load a ``.docx`` file: paragraphs and tables as text, heading styles as heading paths.
+
+    Paragraphs in the Title and Heading 1-9 styles start sections (Title above Heading 1);
+    table rows become lines with cells joined by " | ". The title is the document
+    properties' title, else the first Title-styled paragraph. Raises :class:`LoadError` for
+    encrypted or legacy ``.doc`` files, files that are not a readable zip or lack
+    ``word/document.xml``, invalid XML, and a ``word/document.xml`` that would expand past
+    50 MB or more than 100 times its compressed size (a zip bomb).
+    """
+    if data.startswith(_OLE_MAGIC):
+        raise LoadError(path, "encrypted or legacy .doc format; save as .docx without a password")
+    # zipfile raises many unrelated exception types on a corrupt archive (BadZipFile,
+    # zlib.error, EOFError, lzma.LZMAError, NotImplementedError for odd compression,
+    # RuntimeError for encrypted members, ...), so reading it is guarded broadly.
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if _DOCUMENT not in names:
+                raise LoadError(path, f"not a .docx file: the zip archive has no {_DOCUMENT}")
+            document = _read_part(path, archive, _DOCUMENT)
+            styles = _read_side_part(archive, _STYLES) if _STYLES in names else None
+            core = _read_side_part(archive, _CORE) if _CORE in names else None
+    except LoadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see above
+        raise LoadError(path, f"not a readable .docx file: {error_cause(error)}") from error
+
+    builder = SectionBuilder()
+    levels = _style_levels(styles)
+    try:
+        _read_body(document, levels, builder)
+    except ElementTree.ParseError as error:
+        raise LoadError(path, f"not a readable .docx file: invalid XML in {_DOCUMENT}: {error_cause(error)}") from error
+    return _core_title(core) or builder.first_label(0), builder.sections()
+
+
+def _read_part(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    info = archive.getinfo(name)
+    size, packed = info.file_size, max(info.compress_size, 1)
+    if size > MAX_PART_BYTES:
+        reason = f"{size / (1 << 20):.1f} MB uncompressed, over the {MAX_PART_BYTES >> 20} MB limit"
+    elif size > _RATIO_CHECKED_ABOVE and size > _MAX_RATIO * packed:
+        reason = f"compressed {size // packed}:1, over {_MAX_RATIO}:1"
+    else:
+        # Bounded: zipfile stops at the declared size (and fails the CRC if the data runs on).
+        with archive.open(info) as stream:
+            return stream.read(MAX_PART_BYTES + 1)
+    raise LoadError(path, f"refusing to expand {name}: {reason} (possible zip bomb)")
+
+
+def _read_side_part(archive: zipfile.ZipFile, name: str) -> ElementTree.Element | None:
+    """A small optional part as parsed XML, or None when it is too large or unreadable."""
+    if archive.getinfo(name).file_size > _MAX_SIDE_PART_BYTES:
+        return None
+    with archive.open(name) as stream:
+        data = stream.read(_MAX_SIDE_PART_BYTES + 1)
+    try:
+        return ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return None  # a broken styles or properties part only costs headings or the title
+
+
+def _style_levels(styles: ElementTree.Element | None) -> dict[str, int]:
+    """Heading level (0 for Title) by paragraph style id, from the styles' built-in names."""
+    levels: dict[str, int] = {}
+    for style in styles.iter(f"{_W}style") if styles is not None else ():
+        name = style.find(f"{_W}name")
+        style_id = style.get(_STYLE_ID)
+        level = _heading_level(name.get(_VAL, "") if name is not None else "")
+        if style_id and level is not None and style.get(_TYPE, "paragraph") == "paragraph":
+            levels[style_id] = level
+    return levels
+
+
+def _heading_level(style: str) -> int | None:
+    found = _HEADING_STYLE.fullmatch(style.strip())
+    if found is None:
+        return None
+    return int(found.group(1)) if found.group(1) else 0
+
+
+def _core_title(core: ElementTree.Element | None) -> str | None:
+    title = core.find(_DC_TITLE) if core is not None else None
+    return title.text if title is not None else None
+
+
+def _read_body(document: bytes, levels: dict[str, int], builder: SectionBuilder) -> None:
+    """Feed the body's paragraphs and tables to ``builder``, streaming.
+
+    Each child of ``w:body`` is handled when it ends and then dropped, so a large document
+    never exists as a whole element tree.
+    """
+    depth = 0
+    body: ElementTree.Element | None = None
+    for event, element in ElementTree.iterparse(io.BytesIO(document), events=("start", "end")):
+        if event == "start":
+            depth += 1
+            if depth == 2:
+                body = element
+            continue
+        depth -= 1
+        if depth == 2 and body is not None:
+            _add_blocks(element, levels, builder)
+            body.clear()
+
+
+def _add_blocks(element: ElementTree.Element, levels: dict[str, int], builder: SectionBuilder) -> None:
+    # Paragraphs and tables may sit inside content controls and other wrappers; walked
+    # with a list rather than recursion, so deep nesting cannot overflow the stack.
+    pending = [element]
+    while pending:
+        node = pending.pop()
+        if node.tag == _P:
+            level = _paragraph_level(node, levels)
+            if level is None:
+                builder.text(_inline_text(node))
+            else:
+                builder.heading(level, _inline_text(node))
+        elif node.tag == _TBL:
+            builder.text(_table_text(node))
+        elif node.tag not in _SKIPPED:
+            pending.extend(reversed(node))
+
+
+def _paragraph_level(paragraph: ElementTree.Element, levels: dict[str, int]) -> int | None:
+    style = paragraph.find(f"{_W}pPr/{_W}pStyle")
+    style_id = style.get(_VAL, "") if style is not None else ""
+    return levels[style_id] if style_id in levels else _heading_level(style_id)
+
+
+def _table_text(table: ElementTree.Element) -> str:
+    rows = []
+    for row in table.iterfind(_TR):
+        cells = [" ".join(_inline_text(cell).split()) for cell in row.iterfind(_TC)]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def _inline_text(element: ElementTree.Element) -> str:
+    """The text of a paragraph or cell: runs, tabs and breaks; nested paragraphs on new lines."""
+    parts: list[str] = []
+    pending = [element]
+    while pending:
+        node = pending.pop()
+        if node.tag == _T:
+            parts.append(node.text or "")
+        elif node.tag == _TAB:
+            parts.append("\t")
+        elif node.tag in _BREAKS:
+            parts.append("\n")
+        elif node.tag == _NO_BREAK_HYPHEN:
+            parts.append("-")
+        elif node.tag in _SKIPPED:
+            continue
+        elif node.tag == _P and node is not element:
+            parts.append("\n")  # a paragraph in a cell or text box
+        pending.extend(reversed(node))
+    return "".join(parts)

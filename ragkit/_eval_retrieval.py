@@ -1,0 +1,163 @@
+"""`ragkit eval retrieval`: BM25, dense and hybrid retrieval measured on any BEIR-layout folder.
+
+The corpus is indexed into a temporary ragkit index through the public ingest path, and
+every mode runs the same queries against the same index, so the rows are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragkit._config import Config
+from ragkit._errors import ConfigError
+from ragkit._types import IngestProgress
+
+__all__ = ["BeirData", "RetrievalRow", "load_beir", "ndcg_at", "recall_at", "mrr_at", "evaluate_retrieval"]
+
+MODES = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class BeirData:
+    """A BEIR data set: corpus ``{id: (title, text)}``, queries ``{id: text}``, qrels."""
+
+    corpus: dict[str, tuple[str, str]]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _jsonl(path: Path) -> Iterable[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise ConfigError(f"{path}:{number}: not valid JSON ({exc}).") from exc
+
+
+def load_beir(folder: str | Path, split: str = "test") -> BeirData:
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` from ``folder``.
+
+    Only queries with relevance judgements are kept, as BEIR's own evaluation does.
+    """
+    root = Path(folder)
+    paths = [root / "corpus.jsonl", root / "queries.jsonl", root / "qrels" / f"{split}.tsv"]
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(
+                f"{path} is missing; --dataset needs a BEIR folder with corpus.jsonl, "
+                f"queries.jsonl and qrels/{split}.tsv."
+            )
+    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(paths[0])}
+    qrels: dict[str, dict[str, int]] = {}
+    with paths[2].open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\r\n").split("\t")
+            if len(parts) < 3 or parts[0] == "query-id":
+                continue
+            try:
+                score = int(parts[2])
+            except ValueError:
+                continue
+            if score > 0:
+                qrels.setdefault(parts[0], {})[parts[1]] = score
+    queries = {str(q["_id"]): q["text"] for q in _jsonl(paths[1]) if str(q["_id"]) in qrels}
+    if not queries:
+        raise ConfigError(f"{paths[2]} judges no query of {paths[1]}; nothing to evaluate.")
+    return BeirData(corpus, queries, {q: qrels[q] for q in queries})
+
+
+def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """nDCG@k with graded gains (as BEIR / pytrec_eval compute it)."""
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    return len(set(ranked[:k]) & set(relevant)) / len(relevant) if relevant else 0.0
+
+
+def mrr_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if d in relevant:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+@dataclass(frozen=True)
+class RetrievalRow:
+    """One mode's figures."""
+
+    encoder: str
+    mode: str
+    ndcg10: float
+    recall100: float
+    mrr10: float
+    p50_ms: float
+    p95_ms: float
+    queries: int
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def evaluate_retrieval(
+    data: BeirData,
+    config: Config,
+    *,
+    encoders: Sequence[str] = (),
+    modes: Sequence[str] = MODES,
+    max_queries: int | None = None,
+    workdir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[RetrievalRow]:
+    """Index ``data.corpus`` once per encoder pack and measure each mode on its queries."""
+    from ragkit._assistant import Assistant
+
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ConfigError(f"unknown retrieval mode(s) {unknown}; choose from {', '.join(MODES)}.")
+    query_ids = sorted(data.queries)[: max_queries or None]
+    rows = []
+    for encoder in encoders or (config.encoder,):
+        with tempfile.TemporaryDirectory(prefix="ragkit-eval-", dir=workdir) as tmp:
+            kb = Assistant(Path(tmp) / "eval.db", config.replace(encoder=encoder))
+            texts = [(f"{doc_id}", text, title) for doc_id, (title, text) in data.corpus.items()]
+
+            def tick(p: IngestProgress, encoder: str = encoder) -> None:
+                if progress:
+                    progress(f"indexing with {encoder}", p.files_done, p.files_total)
+
+            kb.add_texts(texts, progress=tick)
+            for mode in modes:
+                scores: dict[str, list[float]] = {"ndcg": [], "recall": [], "mrr": []}
+                latencies = []
+                for n, qid in enumerate(query_ids, start=1):
+                    started = time.perf_counter()
+                    ranked = kb._rank_documents(data.queries[qid], mode=mode, depth=100)
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    relevant = data.qrels[qid]
+                    scores["ndcg"].append(ndcg_at(ranked, relevant, 10))
+                    scores["recall"].append(recall_at(ranked, relevant, 100))
+                    scores["mrr"].append(mrr_at(ranked, relevant, 10))
+                    if progress:
+                        progress(f"{encoder} {mode}", n, len(query_ids))
+                rows.append(RetrievalRow(
+                    encoder, mode, statistics.fmean(scores["ndcg"]),
+                    statistics.fmean(scores["recall"]), statistics.fmean(scores["mrr"]),
+                    _percentile(latencies, 0.5), _percentile(latencies, 0.95), len(query_ids),
+                ))
+            kb.close()
+    return rows

@@ -1,0 +1,288 @@
+"""The ingest pipeline: parse in worker processes while the encoder embeds in this one.
+
+Parsing a file (PDF text extraction, chunking) runs in a small pool of worker processes,
+each under a memory limit, and every file under a time limit, so a hostile or pathological
+file is stopped and reported instead of hanging or exhausting the machine. The main process
+keeps the encoder busy with batches of chunks gathered across documents and writes each
+document in one transaction, so an interrupted run leaves the index consistent and the next
+run continues where it stopped (finished documents are unchanged and skipped).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragkit import ingest
+from ragkit._encoder import Encoder
+from ragkit._errors import LoadError
+from ragkit._types import IngestFailure, IngestProgress, IngestReport
+from ragkit.store import Index
+
+__all__ = ["FileSource", "TextSource", "Limits", "run_ingest"]
+
+# Chunks are embedded in batches of about this many, across documents, so small files do not
+# each pay for a separate encoder call.
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A file to ingest; its resolved path is its key in the index."""
+
+    path: Path
+
+    @property
+    def key(self) -> str:
+        return str(self.path.resolve())
+
+    def digest(self) -> str:
+        return ingest.file_sha256(self.path)
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """Text given directly (no file); ``source`` is its key in the index."""
+
+    source: str
+    text: str
+    title: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.source
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def document(self) -> ingest.Document:
+        if not self.text.strip():
+            raise LoadError(self.source, "text is empty")
+        # The title is kept as the heading, so it is embedded and searchable with each chunk.
+        section = ingest.Section(self.text, heading=self.title or None)
+        return ingest.Document(
+            path=Path(self.source), title=self.title or self.source, sections=(section,),
+            sha256=self.digest(), size=len(self.text.encode("utf-8")), mtime=0.0,
+        )
+
+
+Source = FileSource | TextSource
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on parsing one file. ``workers=0`` parses in this process (no limits apply)."""
+
+    seconds: float = 120.0
+    memory_bytes: int = 2 << 30
+    workers: int = 1
+
+
+# --- worker side ---------------------------------------------------------------------------
+
+_worker_tokenizer = None
+_worker_sizes = (200, 40)
+
+
+def _init_worker(tokenizer_json: str, sizes: tuple[int, int], memory_bytes: int) -> None:
+    global _worker_tokenizer, _worker_sizes
+    import resource
+
+    from tokenizers import Tokenizer
+
+    # An address-space limit turns a zip bomb or runaway parser into a MemoryError here
+    # instead of the kernel's OOM killer picking a victim.
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    _worker_tokenizer = Tokenizer.from_str(tokenizer_json)
+    _worker_sizes = sizes
+
+
+def _parse(source: Source, tokenizer=None, sizes: tuple[int, int] | None = None):
+    """Load and chunk one source; returns (document, chunks) or (None, failure reason)."""
+    tokenizer = tokenizer or _worker_tokenizer
+    max_tokens, overlap = sizes or _worker_sizes
+    try:
+        doc = source.document() if isinstance(source, TextSource) else ingest.load(source.path)
+        chunks = ingest.chunk_document(doc, tokenizer, max_tokens, overlap)
+        if not chunks:
+            raise LoadError(source.key, "no text to index")
+        return doc, chunks
+    except LoadError as exc:
+        return None, exc.reason
+    except MemoryError:
+        return None, "ran out of memory while parsing (over the per-file memory limit)"
+    except RecursionError:
+        return None, "structure nested too deeply to parse"
+
+
+# --- main side -----------------------------------------------------------------------------
+
+
+class _Parser:
+    """Parses sources in order of submission, with a bounded number in flight."""
+
+    def __init__(self, encoder: Encoder, sizes: tuple[int, int], limits: Limits) -> None:
+        self.sizes = sizes
+        self.limits = limits
+        self.tokenizer = encoder.chunking_tokenizer()
+        self.pool: ProcessPoolExecutor | None = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            # forkserver: the workers must not inherit onnxruntime's or llama.cpp's threads.
+            context = multiprocessing.get_context("forkserver")
+            self.pool = ProcessPoolExecutor(
+                self.limits.workers, mp_context=context, initializer=_init_worker,
+                initargs=(self.tokenizer.to_str(), self.sizes, self.limits.memory_bytes),
+            )
+        return self.pool
+
+    def _kill(self) -> None:
+        if self.pool is not None:
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.kill()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def parse(self, sources: Iterable[Source]) -> Iterator[tuple[Source, object, object]]:
+        if self.limits.workers <= 0:
+            for source in sources:
+                yield (source, *_parse(source, self.tokenizer, self.sizes))
+            return
+        queue: collections.deque[tuple[Source, Future, float]] = collections.deque()
+        depth = 4 * self.limits.workers
+        iterator = iter(sources)
+        exhausted = False
+        last_result = time.monotonic()
+        while queue or not exhausted:
+            while not exhausted and len(queue) < depth:
+                try:
+                    source = next(iterator)
+                except StopIteration:
+                    exhausted = True
+                    break
+                queue.append((source, self._start().submit(_parse, source), time.monotonic()))
+            if not queue:
+                break
+            source, future, submitted = queue.popleft()
+            # A file cannot start before the one ahead of it is done, so its clock starts
+            # at the later of its submission and the previous result.
+            started = max(submitted, last_result)
+            remaining = max(0.0, started + self.limits.seconds - time.monotonic())
+            try:
+                result = future.result(timeout=remaining)
+                last_result = time.monotonic()
+                yield (source, *result)
+                continue
+            except FutureTimeout:
+                reason = f"parsing took longer than {self.limits.seconds:g} s; skipped"
+            except BrokenProcessPool:
+                reason = "the parser crashed (out of memory or a fault in a library)"
+            # A stuck or dead worker takes its pool down; start a new one for the rest.
+            others = [s for s, _, _ in queue]
+            queue.clear()
+            self._kill()
+            last_result = time.monotonic()
+            yield source, None, reason
+            for other in others:
+                queue.append((other, self._start().submit(_parse, other), time.monotonic()))
+
+
+def run_ingest(
+    index: Index,
+    encoder: Encoder,
+    sources: list[Source],
+    *,
+    sizes: tuple[int, int],
+    limits: Limits,
+    progress: Callable[[IngestProgress], None] | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Add ``sources`` to ``index``, skipping those whose content is already there."""
+    report = report or IngestReport()
+    total = len(sources)
+    done = 0
+    existing: dict[str, bool] = {}
+
+    def tick(key: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(IngestProgress(done, total, report.chunks_embedded, key))
+
+    def changed() -> Iterator[Source]:
+        for source in sources:
+            key = source.key
+            try:
+                stored = index.document_by_path(key)
+                if stored is not None and stored.sha256 == source.digest():
+                    if isinstance(source, FileSource):
+                        mtime = source.path.stat().st_mtime
+                        if mtime != stored.mtime:
+                            index.touch_document(key, mtime)
+                    report.unchanged.append(key)
+                    tick(key)
+                    continue
+            except LoadError as exc:
+                report.failed.append(IngestFailure(key, exc.reason))
+                tick(key)
+                continue
+            except OSError as exc:
+                report.failed.append(IngestFailure(key, f"cannot read file: {exc.strerror or exc}"))
+                tick(key)
+                continue
+            existing[key] = stored is not None
+            yield source
+
+    pending: list[tuple[str, ingest.Document, list[ingest.Chunk]]] = []
+
+    def flush() -> None:
+        texts = [_embedding_text(c) for _, _, chunks in pending for c in chunks]
+        vectors = encoder.encode(texts)
+        offset = 0
+        for key, doc, chunks in pending:
+            block = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            mtime = doc.mtime
+            index.put_document(path=key, title=doc.title, sha256=doc.sha256, size=doc.size,
+                               mtime=mtime, chunks=chunks, vectors=block)
+            (report.updated if existing[key] else report.added).append(key)
+            report.chunks_embedded += len(chunks)
+            tick(key)
+        pending.clear()
+
+    parser = _Parser(encoder, sizes, limits)
+    try:
+        for source, doc, result in parser.parse(changed()):
+            if doc is None:
+                report.failed.append(IngestFailure(source.key, str(result)))
+                tick(source.key)
+                continue
+            pending.append((source.key, doc, result))  # type: ignore[arg-type]
+            if sum(len(c) for _, _, c in pending) >= EMBED_BATCH:
+                flush()
+        if pending:
+            flush()
+    finally:
+        parser.close()
+    return report
+
+
+def _embedding_text(chunk: ingest.Chunk) -> str:
+    # The heading path tells the encoder what a terse chunk is about.
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+

@@ -1,0 +1,69 @@
+"""`ragkit eval retrieval`: metrics against hand-computed values, BEIR loading, a real run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ragkit import Config, ConfigError
+from ragkit._eval_retrieval import evaluate_retrieval, load_beir, mrr_at, ndcg_at, recall_at
+from ragkit.cli import main
+
+
+def test_metrics_match_hand_computation() -> None:
+    relevant = {"a": 1, "c": 1}
+    ranked = ["b", "a", "d", "c"]
+    idcg = 1 + 1 / math.log2(3)
+    assert ndcg_at(ranked, relevant, 10) == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / idcg)
+    assert ndcg_at(["a", "c"], relevant, 10) == pytest.approx(1.0)
+    assert ndcg_at(ranked, relevant, 1) == 0.0
+    assert recall_at(ranked, relevant, 2) == 0.5 and recall_at(ranked, relevant, 4) == 1.0
+    assert mrr_at(ranked, relevant, 10) == 0.5 and mrr_at(["x"], relevant, 10) == 0.0
+
+
+def write_beir(root: Path) -> Path:
+    docs = {
+        "d1": ("Vaccine storage", "Vaccines are kept in a refrigerator between 2 and 8 degrees."),
+        "d2": ("Office rent", "The monthly base rent for the suite is 6,450 dollars."),
+        "d3": ("Passwords", "Passwords must be at least fourteen characters long."),
+        "d4": ("Parking", "Visitors park on garage level P2 and get a validated ticket."),
+        "d5": ("Shredding", "Confidential paper is shredded by Cedar Line every Tuesday."),
+    }
+    queries = {"q1": "how cold must vaccines be stored", "q2": "minimum password length",
+               "q3": "where do visitors park", "q9": "not judged"}
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in docs.items()))
+    (root / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    (root / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq2\td3\t1\r\nq3\td4\t1\r\nq3\td5\t0\r\n")
+    return root
+
+
+def test_load_beir_keeps_judged_queries_and_positive_qrels(tmp_path: Path) -> None:
+    data = load_beir(write_beir(tmp_path / "set"))
+    assert len(data.corpus) == 5 and set(data.queries) == {"q1", "q2", "q3"}
+    assert data.qrels["q3"] == {"d4": 1}
+    with pytest.raises(ConfigError, match="corpus.jsonl"):
+        load_beir(tmp_path)
+
+
+def test_every_mode_ranks_a_tiny_set_perfectly(tmp_path: Path, config: Config) -> None:
+    rows = evaluate_retrieval(load_beir(write_beir(tmp_path / "set")), config, workdir=tmp_path)
+    assert [r.mode for r in rows] == ["bm25", "dense", "hybrid"]
+    for row in rows:
+        assert row.queries == 3 and row.mrr10 == 1.0 and row.recall100 == 1.0
+        assert 0 < row.p50_ms <= row.p95_ms
+
+
+def test_cli_json(tmp_path: Path, home: Path) -> None:
+    result = CliRunner().invoke(main, ["--home", str(home), "eval", "retrieval", "--dataset",
+                                       str(write_beir(tmp_path / "set")), "--mode", "hybrid", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["documents"] == 5 and data["rows"][0]["mode"] == "hybrid"
