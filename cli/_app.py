@@ -10,6 +10,8 @@ import dataclasses
 import json
 import logging
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,33 +81,63 @@ def main(ctx: click.Context, db: Path | None, home: Path | None, generator: str 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Only files matching this gitignore-style pattern (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Skip files matching this pattern (repeatable; adds to .ragkitignore).")
+@click.option("--collection", help="Put the documents in this collection (for --collection filters).")
+@click.option("--tag", "tags", multiple=True, help="Tag the documents (repeatable).")
+@click.option("--prune", is_flag=True,
+              help="Remove indexed documents under the given folders whose files are gone.")
 @click.pass_obj
-def ingest(obj: _Context, paths: tuple[Path, ...]) -> None:
-    """Index files and folders (.pdf, .md, .txt). Unchanged files are not embedded again."""
+def ingest(obj: _Context, paths: tuple[Path, ...], include: tuple[str, ...],
+           exclude: tuple[str, ...], collection: str | None, tags: tuple[str, ...],
+           prune: bool) -> None:
+    """Index files and folders (.pdf, .md, .txt, .html, .docx). Unchanged files are skipped."""
+    started = time.monotonic()
     with obj.assistant() as kb, Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TextColumn("{task.fields[chunks]} chunks"), TimeRemainingColumn(),
-        console=err, transient=True,
+        MofNCompleteColumn(), TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]}"),
+        TimeRemainingColumn(), console=err, transient=True,
     ) as bar:
-        task = bar.add_task("ingesting", total=None, chunks=0)
+        task = bar.add_task("ingesting", total=None, chunks=0, rate="")
 
         def progress(p: ragkit.IngestProgress) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
             bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded,
+                       rate=f"{p.chunks_embedded / elapsed:.0f} chunks/s",
                        description=f"ingesting {Path(p.path).name[:30]}")
 
-        report = _run(lambda: kb.add(paths, progress=progress))
-    for failure in report.failed:
-        err.print(f"[yellow]skipped[/] {failure.path}: {failure.reason}", highlight=False,
-                  soft_wrap=True)
+        report = _run(lambda: kb.add(paths, include=include or None, exclude=exclude or None,
+                                     collection=collection, tags=tags, prune=prune,
+                                     progress=progress))
+    _print_failures(report.failed)
+    for path in report.removed:
+        out.print(f"pruned {path}", highlight=False, soft_wrap=True)
     out.print(
         f"{len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
-        f"{report.chunks_embedded} chunks embedded",
+        f"{len(report.unchanged)} unchanged, {len(report.failed)} failed"
+        + (f", {len(report.removed)} pruned" if prune else "")
+        + f"; {report.chunks_embedded} chunks embedded in {time.monotonic() - started:.1f} s",
         highlight=False,
         soft_wrap=True,
     )
     if not report.ok:
         sys.exit(1)
+
+
+def _print_failures(failures: list[ragkit.IngestFailure]) -> None:
+    """A table on a terminal; one `skipped FILE: reason` line each for scripts and logs."""
+    if not failures:
+        return
+    if err.is_terminal:
+        table = Table("file", "reason", title="Skipped files", title_justify="left")
+        for f in failures:
+            table.add_row(f.path, f.reason)
+        err.print(table)
+        return
+    for f in failures:
+        err.print(f"skipped {f.path}: {f.reason}", highlight=False, soft_wrap=True)
 
 
 @main.command("ls")
@@ -152,17 +184,47 @@ def _where(page: int | None, heading: str | None) -> str:
     return f"p. {page}" if page is not None else (heading or "")
 
 
+def _date(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from None
+
+
+def filter_options(fn: Any) -> Any:
+    """The filters shared by search and ask, applied inside the search before ranking."""
+    fn = click.option("--before", metavar="DATE", help="Only documents modified before DATE.")(fn)
+    fn = click.option("--since", metavar="DATE", help="Only documents modified on or after DATE.")(fn)
+    fn = click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all).")(fn)
+    fn = click.option("--collection", help="Only documents in this collection.")(fn)
+    fn = click.option("--path", "path_glob", metavar="GLOB",
+                      help="Only documents whose full path matches GLOB (e.g. '*/contracts/*').")(fn)
+    return fn
+
+
+def _filter(path_glob: str | None, collection: str | None, tags: tuple[str, ...],
+            since: str | None, before: str | None) -> ragkit.Filter | None:
+    where = ragkit.Filter(path_glob, collection, tags, _date(since), _date(before))
+    return where or None
+
+
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, citations, passages.")
+@filter_options
 @click.pass_obj
-def ask(obj: _Context, question: str, as_json: bool) -> None:
+def ask(obj: _Context, question: str, as_json: bool, path_glob: str | None,
+        collection: str | None, tags: tuple[str, ...], since: str | None,
+        before: str | None) -> None:
     """Answer QUESTION from the indexed documents, with citations."""
+    where = _filter(path_glob, collection, tags, since, before)
     with obj.assistant() as kb:
         if as_json:
-            answer = _run(lambda: kb.ask(question))
+            answer = _run(lambda: kb.ask(question, where=where))
         else:
-            stream = _run(lambda: kb.ask(question, stream=True))
+            stream = _run(lambda: kb.ask(question, stream=True, where=where))
 
             def consume() -> ragkit.Answer:
                 for piece in stream:
@@ -199,12 +261,18 @@ def ask(obj: _Context, question: str, as_json: bool) -> None:
 @click.argument("query")
 @click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
               help="How many passages.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid",
+              show_default=True, help="Vector and full-text fused, or one of them alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@filter_options
 @click.pass_obj
-def search(obj: _Context, query: str, k: int, as_json: bool) -> None:
+def search(obj: _Context, query: str, k: int, mode: str, as_json: bool, path_glob: str | None,
+           collection: str | None, tags: tuple[str, ...], since: str | None,
+           before: str | None) -> None:
     """Show the passages most relevant to QUERY (no language model)."""
+    where = _filter(path_glob, collection, tags, since, before)
     with obj.assistant() as kb:
-        passages = _run(lambda: kb.search(query, k=k))
+        passages = _run(lambda: kb.search(query, k=k, mode=mode, where=where))
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in passages], indent=2))
         return

@@ -294,7 +294,15 @@ class _Packer:
         elif level == _WORDS:
             parts = [match.span() for match in _WORD.finditer(self.text, start, end)]
         elif level == _TOKENS:
-            parts = self._token_pieces(start, end)
+            # One token always fits the token budget, so only its length needs a check; a
+            # run of a million one-character tokens makes this the hot loop.
+            atoms = []
+            for piece in self._token_pieces(start, end):
+                if piece[1] - piece[0] <= self.max_chars:
+                    atoms.append(piece)
+                else:
+                    atoms.extend(self._fit(piece[0], piece[1], _CHARS))
+            return self._balanced(atoms)
         else:
             parts = [(cut, min(cut + self.max_chars, end)) for cut in range(start, end, self.max_chars)]
         atoms = [piece for part in parts for piece in self._fit(part[0], part[1], level + 1)]

@@ -18,6 +18,7 @@ from ragkit._errors import (
     StoreError,
 )
 from ragkit._packs import ModelPack, ModelPacks
+from ragkit.store import Filter
 from ragkit._types import (
     Answer,
     Citation,
@@ -39,6 +40,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DocumentInfo",
+    "Filter",
     "EncoderMismatchError",
     "GenerationError",
     "IngestFailure",

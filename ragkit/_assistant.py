@@ -10,7 +10,7 @@ from ragkit._config import Config
 from ragkit._encoder import Encoder
 from ragkit._errors import LoadError
 from ragkit._generator import Generator
-from ragkit._ingestion import FileSource, Limits, TextSource, run_ingest
+from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
 from ragkit._packs import ModelPacks
 from ragkit._prompt import IDK, build_messages, is_abstention, parse_citations, strip_invalid
 from ragkit._retrieval import Mode, fit_budget, rank, search
@@ -24,7 +24,7 @@ from ragkit._types import (
     IngestReport,
     Passage,
 )
-from ragkit.store import Index
+from ragkit.store import Filter, Index
 
 __all__ = ["Assistant", "AnswerStream"]
 
@@ -123,22 +123,50 @@ class Assistant:
         self,
         paths: str | Path | Iterable[str | Path],
         *,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        collection: str | None = None,
+        tags: Iterable[str] = (),
+        prune: bool = False,
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
-        """Index files and folders. Unchanged files cost no embedding; a bad file is reported
-        in the returned report and never stops the batch or leaves partial rows behind."""
+        """Index files and folders, incrementally.
+
+        Unchanged files (same content hash) cost no embedding; a changed file's chunks are
+        replaced in one transaction; a bad file is reported in the returned report and never
+        stops the batch or leaves partial rows behind. ``include``/``exclude`` are
+        gitignore-style globs relative to each folder (a ``.ragkitignore`` in a folder adds
+        to ``exclude``). ``collection`` and ``tags`` label the documents for filtered search.
+        With ``prune``, documents under the given folders whose files are gone (or now
+        filtered out) are removed.
+        """
         if isinstance(paths, (str, Path)):
             paths = [paths]
+        paths = [Path(p).expanduser() for p in paths]
         report = IngestReport()
         files: list[Path] = []
         for given in paths:
             try:
-                files.extend(ingest.iter_files([given]))
+                files.extend(ingest.iter_files([given], include=include, exclude=exclude))
             except LoadError as exc:
                 report.failed.append(IngestFailure(exc.path, exc.reason))
-        if not files:
-            return report
-        return self._ingest([FileSource(p) for p in files], progress, report)
+        if files:
+            labels = Labels(collection, tuple(sorted(set(tags))))
+            self._ingest([FileSource(p) for p in files], progress, report, labels)
+        if prune:
+            report.removed = self._prune([p for p in paths if p.is_dir()], files)
+        return report
+
+    def _prune(self, folders: list[Path], kept: list[Path]) -> list[str]:
+        index = self._open(with_encoder=False)
+        roots = [str(f.resolve()).rstrip("/") + "/" for f in folders]
+        present = {str(p.resolve()) for p in kept}
+        removed = []
+        for doc in index.documents():
+            if doc.path not in present and any(doc.path.startswith(r) for r in roots):
+                if index.remove_document(doc.path):
+                    removed.append(doc.path)
+        return removed
 
     def add_texts(
         self,
@@ -152,13 +180,14 @@ class Assistant:
         source again with the same text embeds nothing, with other text replaces it.
         """
         sources = [TextSource(*item) for item in texts]
-        return self._ingest(sources, progress, IngestReport())
+        return self._ingest(sources, progress, IngestReport(), Labels())
 
     def _ingest(
         self,
         sources: list[FileSource | TextSource],
         progress: Callable[[IngestProgress], None] | None,
         report: IngestReport,
+        labels: Labels,
     ) -> IngestReport:
         limits = Limits(
             seconds=self.config.parse_timeout,
@@ -168,7 +197,7 @@ class Assistant:
         return run_ingest(
             self._open(with_encoder=True), self.encoder, sources,
             sizes=(self.config.chunk_tokens, self.config.chunk_overlap), limits=limits,
-            progress=progress, report=report,
+            progress=progress, report=report, labels=labels,
         )
 
     def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
@@ -187,16 +216,25 @@ class Assistant:
     def documents(self) -> list[DocumentInfo]:
         """Every document in the index, sorted by path."""
         return [
-            DocumentInfo(d.path, d.title, d.n_chunks, d.size, d.mtime, d.sha256, d.added_at)
+            DocumentInfo(d.path, d.title, d.n_chunks, d.size, d.mtime, d.sha256, d.added_at,
+                         d.collection, tuple(d.metadata.get("tags", ())))
             for d in self._open(with_encoder=False).documents()
         ]
 
     # questions -----------------------------------------------------------------------------
 
-    def search(self, question: str, k: int | None = None, *, mode: Mode = "hybrid") -> list[Passage]:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        mode: Mode = "hybrid",
+        where: Filter | None = None,
+    ) -> list[Passage]:
         """The passages most relevant to ``question``, best first (no language model).
 
-        ``mode`` is ``"hybrid"`` (vector and BM25 ranks fused), ``"dense"`` or ``"bm25"``.
+        ``mode`` is ``"hybrid"`` (vector and BM25 ranks fused), ``"dense"`` or ``"bm25"``;
+        ``where`` (a :class:`Filter`) limits the search to some documents before ranking.
         """
         index = self._open(with_encoder=True)
         if not question.strip():
@@ -204,7 +242,7 @@ class Assistant:
         vector = self.encoder.encode([question])[0]
         return search(
             index, vector, question, k=k or self.config.top_k,
-            candidates=self.config.candidates, rrf_k=self.config.rrf_k, mode=mode,
+            candidates=self.config.candidates, rrf_k=self.config.rrf_k, mode=mode, where=where,
         )
 
     def _rank_documents(self, question: str, *, mode: Mode, depth: int) -> list[str]:
@@ -218,14 +256,16 @@ class Assistant:
         paths = index.chunk_paths([i for i, _ in ranked])
         return list(dict.fromkeys(paths[i] for i, _ in ranked if i in paths))[:depth]
 
-    def ask(self, question: str, *, stream: bool = False) -> Answer | AnswerStream:
+    def ask(
+        self, question: str, *, stream: bool = False, where: Filter | None = None
+    ) -> Answer | AnswerStream:
         """Answer ``question`` from the indexed documents, citing them.
 
         With ``stream=True`` an :class:`AnswerStream` is returned: iterate over it for the
         text as it is written, then read its ``answer``. When no passage is relevant enough,
         the answer says so without calling the language model.
         """
-        passages = self.search(question)
+        passages = self.search(question, where=where)
         if not passages or max(p.similarity for p in passages) < self.config.min_similarity:
             answer = Answer(question, NOTHING_RELEVANT, (), tuple(passages), abstained=True)
             result = AnswerStream(iter([answer.text]), lambda _text: answer)

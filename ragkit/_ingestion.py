@@ -27,7 +27,7 @@ from ragkit._errors import LoadError
 from ragkit._types import IngestFailure, IngestProgress, IngestReport
 from ragkit.store import Index
 
-__all__ = ["FileSource", "TextSource", "Limits", "run_ingest"]
+__all__ = ["FileSource", "TextSource", "Labels", "Limits", "run_ingest"]
 
 # Chunks are embedded in batches of about this many, across documents, so small files do not
 # each pay for a separate encoder call.
@@ -75,6 +75,20 @@ class TextSource:
 
 
 Source = FileSource | TextSource
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Collection and tags given for a batch; ``None``/empty leaves stored labels as they are."""
+
+    collection: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.collection is not None or bool(self.tags)
+
+    def metadata(self) -> dict[str, list[str]]:
+        return {"tags": list(self.tags)} if self.tags else {}
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,7 @@ def run_ingest(
     limits: Limits,
     progress: Callable[[IngestProgress], None] | None = None,
     report: IngestReport | None = None,
+    labels: Labels = Labels(),
 ) -> IngestReport:
     """Add ``sources`` to ``index``, skipping those whose content is already there."""
     report = report or IngestReport()
@@ -230,10 +245,12 @@ def run_ingest(
             try:
                 stored = index.document_by_path(key)
                 if stored is not None and stored.sha256 == source.digest():
-                    if isinstance(source, FileSource):
-                        mtime = source.path.stat().st_mtime
-                        if mtime != stored.mtime:
-                            index.touch_document(key, mtime)
+                    mtime = source.path.stat().st_mtime if isinstance(source, FileSource) else 0.0
+                    if mtime != stored.mtime or labels:
+                        index.touch_document(
+                            key, mtime, collection=labels.collection,
+                            metadata=labels.metadata() if labels.tags else None,
+                        )
                     report.unchanged.append(key)
                     tick(key)
                     continue
@@ -257,9 +274,14 @@ def run_ingest(
         for key, doc, chunks in pending:
             block = vectors[offset : offset + len(chunks)]
             offset += len(chunks)
-            mtime = doc.mtime
-            index.put_document(path=key, title=doc.title, sha256=doc.sha256, size=doc.size,
-                               mtime=mtime, chunks=chunks, vectors=block)
+            stored = index.document_by_path(key) if existing[key] and not labels else None
+            index.put_document(
+                path=key, title=doc.title, sha256=doc.sha256, size=doc.size, mtime=doc.mtime,
+                chunks=chunks, vectors=block,
+                # A changed file keeps the labels it had unless new ones are given.
+                collection=stored.collection if stored else labels.collection,
+                metadata=stored.metadata if stored else labels.metadata(),
+            )
             (report.updated if existing[key] else report.added).append(key)
             report.chunks_embedded += len(chunks)
             tick(key)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from ragkit.store import Index
+from ragkit.store import Filter, Index
 from ragkit._types import Passage
 
 __all__ = ["Mode", "rank", "search", "rrf", "fit_budget"]
@@ -34,19 +34,20 @@ def rank(
     depth: int,
     rrf_k: int,
     exact: bool | None = None,
+    where: Filter | None = None,
 ) -> list[tuple[int, float]]:
     """``(chunk_id, score)`` best first: cosine for dense, BM25 for bm25, RRF for hybrid.
 
     ``exact`` forces (True) or forbids (False) the exhaustive vector scan; by default the
-    index chooses by its size.
+    index chooses by its size. ``where`` restricts both rankings to matching documents.
     """
     if mode == "bm25":
-        return index.text_search(question, depth)
+        return index.text_search(question, depth, where=where)
     assert query_vector is not None
     if mode == "dense":
-        return index.vector_search(query_vector, depth, exact=exact)
-    dense = index.vector_search(query_vector, depth, exact=exact)
-    sparse = index.text_search(question, depth)
+        return index.vector_search(query_vector, depth, exact=exact, where=where)
+    dense = index.vector_search(query_vector, depth, exact=exact, where=where)
+    sparse = index.text_search(question, depth, where=where)
     fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], rrf_k)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
@@ -60,9 +61,11 @@ def search(
     candidates: int,
     rrf_k: int,
     mode: Mode = "hybrid",
+    where: Filter | None = None,
 ) -> list[Passage]:
     """The ``k`` best passages for ``question``; hybrid fuses vector and full-text ranks."""
-    best = rank(index, query_vector, question, mode=mode, depth=max(candidates, k), rrf_k=rrf_k)[:k]
+    best = rank(index, query_vector, question, mode=mode, depth=max(candidates, k), rrf_k=rrf_k,
+                where=where)[:k]
     ids = [i for i, _ in best]
     chunks = index.chunks(ids)
     vectors = index.vectors(ids)

@@ -79,6 +79,8 @@ class DocumentInfo:
     mtime: float
     sha256: str
     added_at: float
+    collection: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,6 +91,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[IngestFailure] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    """Documents removed by ``prune`` because their files are gone."""
     chunks_embedded: int = 0
 
     @property

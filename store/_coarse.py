@@ -35,8 +35,11 @@ class CoarseIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def candidates(self, query: np.ndarray, depth: int) -> np.ndarray:
-        """Ids of the ``depth`` codes nearest to the query's code in Hamming distance."""
+    def candidates(
+        self, query: np.ndarray, depth: int, *, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Ids of the ``depth`` codes nearest to the query's code in Hamming distance,
+        among the sorted ids in ``allowed`` when it is given."""
         if len(self.ids) == 0:
             return self.ids
         code = pack_bits(query[None, :])[0]
@@ -46,6 +49,10 @@ class CoarseIndex:
         distance = np.bitwise_count(self.words[0] ^ q[0]).astype(np.uint16)
         for row in range(1, len(q)):
             distance += np.bitwise_count(self.words[row] ^ q[row])
+        ids = self.ids
+        if allowed is not None:
+            keep = np.isin(ids, allowed, assume_unique=True)
+            ids, distance = ids[keep], distance[keep]
         if depth >= len(distance):
-            return self.ids
-        return self.ids[np.argpartition(distance, depth)[:depth]]
+            return ids
+        return ids[np.argpartition(distance, depth)[:depth]]

@@ -18,7 +18,7 @@ from ragkit.store._coarse import CoarseIndex, pack_bits
 from ragkit.store._connect import connect
 from ragkit.store._schema import SCHEMA_VERSION, migrate
 
-__all__ = ["Index", "StoredChunk", "StoredDocument", "ChunkLike", "fts_query"]
+__all__ = ["Filter", "Index", "StoredChunk", "StoredDocument", "ChunkLike", "fts_query"]
 
 
 class ChunkLike(Protocol):
@@ -84,6 +84,48 @@ def fts_query(text: str) -> str | None:
     if not unique:
         return None
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restricts a search to some documents; every field set must hold (AND).
+
+    ``path`` is a glob matched against the whole stored path (``*`` crosses folders, so
+    ``*/contracts/*.pdf`` works); ``tags`` requires every tag listed; modification times are
+    Unix seconds.
+    """
+
+    path: str | None = None
+    collection: str | None = None
+    tags: tuple[str, ...] = ()
+    modified_after: float | None = None
+    modified_before: float | None = None
+
+    def __bool__(self) -> bool:
+        return any(
+            (self.path, self.collection, self.tags, self.modified_after is not None,
+             self.modified_before is not None)
+        )
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """A condition on ``documents d`` and its arguments."""
+        clauses, args = [], []
+        if self.path:
+            clauses.append("d.path glob ?")
+            args.append(self.path)
+        if self.collection is not None:
+            clauses.append("d.collection = ?")
+            args.append(self.collection)
+        for tag in self.tags:
+            clauses.append("exists (select 1 from json_each(d.metadata, '$.tags') t where t.value = ?)")
+            args.append(tag)
+        if self.modified_after is not None:
+            clauses.append("d.mtime >= ?")
+            args.append(self.modified_after)
+        if self.modified_before is not None:
+            clauses.append("d.mtime < ?")
+            args.append(self.modified_before)
+        return " and ".join(clauses) or "1", args
 
 
 # Below this many vectors sqlite-vec's exact scan is quick enough (~20 ms) to use as it is.
@@ -246,10 +288,24 @@ class Index:
                 )
         return int(doc_id)
 
-    def touch_document(self, path: str, mtime: float) -> None:
-        """Record a new mtime for a document whose content did not change."""
+    def touch_document(
+        self,
+        path: str,
+        mtime: float,
+        *,
+        collection: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a new mtime (and labels, where given) for a document whose content did not
+        change."""
         with self.transaction():
             self.conn.execute("update documents set mtime = ? where path = ?", (mtime, path))
+            if collection is not None:
+                self.conn.execute(
+                    "update documents set collection = ? where path = ?", (collection, path))
+            if metadata is not None:
+                self.conn.execute(
+                    "update documents set metadata = ? where path = ?", (json.dumps(metadata), path))
 
     def remove_document(self, path: str) -> bool:
         """Delete a document and all its rows; False if it was not in the index."""
@@ -277,17 +333,31 @@ class Index:
         return self.conn.execute("select count(*) from embeddings").fetchone()[0]
 
     def vector_search(
-        self, query: np.ndarray, k: int, *, exact: bool | None = None, candidates: int | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        *,
+        exact: bool | None = None,
+        candidates: int | None = None,
+        where: Filter | None = None,
     ) -> list[tuple[int, float]]:
         """``(chunk_id, cosine similarity)`` of the ``k`` nearest chunks, best first.
 
         ``exact=True`` scans every float vector with sqlite-vec; ``exact=False`` takes
         Hamming-nearest sign-bit candidates and rescores them exactly. The default picks the
         exact scan for small indexes, where it is already fast. ``candidates`` overrides
-        how many coarse candidates are rescored.
+        how many coarse candidates are rescored. ``where`` restricts the search to matching
+        documents before ranking, so k results come back whenever k chunks match.
         """
         self._require_encoder()
         query = np.ascontiguousarray(query, dtype=np.float32)
+        if where:
+            allowed = self.filtered_ids(where)
+            if len(allowed) <= EXACT_BELOW or exact:
+                return self._rescore([int(i) for i in allowed], query, k)
+            depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
+            ids = self.coarse().candidates(query, depth, allowed=allowed)
+            return self._rescore([int(i) for i in ids], query, k)
         if exact is None:
             exact = self.vector_count() < EXACT_BELOW
         if exact:
@@ -298,12 +368,26 @@ class Index:
             ).fetchall()
             return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
         depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
-        candidates = [int(i) for i in self.coarse().candidates(query, depth)]
-        vectors = self.vectors(candidates)
-        scored = sorted(
-            ((i, float(v @ query)) for i, v in vectors.items()), key=lambda item: -item[1]
-        )
+        return self._rescore([int(i) for i in self.coarse().candidates(query, depth)], query, k)
+
+    def _rescore(self, ids: list[int], query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact cosine of these chunks' float vectors; the ``k`` best, best first."""
+        scored = []
+        for start in range(0, len(ids), 20_000):
+            vectors = self.vectors(ids[start : start + 20_000])
+            scored += [(i, float(v @ query)) for i, v in vectors.items()]
+        scored.sort(key=lambda item: (-item[1], item[0]))
         return scored[:k]
+
+    def filtered_ids(self, where: Filter) -> np.ndarray:
+        """Ids of the chunks of every document that matches ``where``, ascending."""
+        condition, args = where.sql()
+        rows = self.conn.execute(
+            f"select c.id from chunks c join documents d on d.id = c.document_id where {condition} "
+            "order by c.id",
+            args,
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def coarse(self) -> CoarseIndex:
         """The in-memory sign-bit index, reloaded when this or another connection wrote."""
@@ -318,15 +402,20 @@ class Index:
             self._coarse_key = key
         return self._coarse
 
-    def text_search(self, text: str, k: int) -> list[tuple[int, float]]:
+    def text_search(self, text: str, k: int, *, where: Filter | None = None) -> list[tuple[int, float]]:
         """``(chunk_id, BM25 score)`` of the ``k`` best full-text matches, best first."""
         query = fts_query(text)
         if query is None:
             return []
+        condition, args = where.sql() if where else ("1", [])
+        restrict = (
+            "and rowid in (select c.id from chunks c join documents d on d.id = c.document_id "
+            f"where {condition})" if where else ""
+        )
         rows = self.conn.execute(
             "select rowid, bm25(chunks_fts) as score from chunks_fts where chunks_fts match ? "
-            "order by score limit ?",
-            (query, k),
+            f"{restrict} order by score limit ?",
+            (query, *args, k),
         ).fetchall()
         # FTS5's bm25() is negative, lower is better; flip it so higher is better.
         return [(int(r[0]), -float(r[1])) for r in rows]
