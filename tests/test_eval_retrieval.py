@@ -67,3 +67,15 @@ def test_cli_json(tmp_path: Path, home: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["documents"] == 5 and data["rows"][0]["mode"] == "hybrid"
+
+
+def test_eval_ingest_on_a_tiny_set(tmp_path: Path, config: Config) -> None:
+    from ragkit._eval_ingest import evaluate_ingest
+
+    bench = evaluate_ingest(load_beir(write_beir(tmp_path / "set")), config, workdir=tmp_path)
+    assert bench.documents == 5 and bench.chunks == 5
+    assert bench.rerun_embedded == 0 and bench.touched_embedded == bench.touched_chunks == 1
+    assert bench.end_to_end_s > 0 and bench.encoder_only_s > 0 and bench.pytorch_s
+    lines = bench.lines()
+    assert any("end-to-end/encoder" in line for line in lines)
+    assert any("end-to-end/PyTorch" in line for line in lines)
