@@ -457,3 +457,27 @@ def eval_scale(n: int, queries: int, as_json: bool) -> None:
         return
     for line in summary(results):
         out.print(line, highlight=False, soft_wrap=True)
+
+
+@eval_.command("ingest")
+@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              required=True, help="BEIR-layout folder whose corpus.jsonl is ingested.")
+@click.option("--max-docs", type=click.IntRange(1), help="Ingest only the first N documents.")
+@click.option("--no-pytorch", is_flag=True, help="Skip the sentence-transformers PyTorch baseline.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_ingest(obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: bool,
+                as_json: bool) -> None:
+    """Ingest throughput: end-to-end, encoder only and PyTorch fp32 chunks/s, one run."""
+    from ragkit._eval_ingest import evaluate_ingest
+    from ragkit._eval_retrieval import load_beir
+
+    data = _run(lambda: load_beir(dataset))
+    with _pack_bar() as bar:
+        bench = _run(lambda: evaluate_ingest(data, obj.config, max_documents=max_docs,
+                                             pytorch=not no_pytorch, progress=_PackProgress(bar)))
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(bench), indent=2))
+        return
+    for line in bench.lines():
+        out.print(line, highlight=False, soft_wrap=True)
