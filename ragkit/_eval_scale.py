@@ -1,8 +1,7 @@
 """`ragkit eval scale`: vector search latency and recall on a synthetic index of N vectors.
 
-The vectors are made to look like sentence embeddings rather than white noise: a low-rank
-structure plus noise and a shared offset (real embeddings share a mean direction), and each
-query is a perturbed copy of a stored vector, so it has a real neighbourhood to find.
+The vectors are made to look like sentence embeddings rather than white noise (see
+:func:`synthetic_vectors`), so recall measured here is close to what real data gives.
 """
 
 from __future__ import annotations
@@ -22,18 +21,35 @@ __all__ = ["ScaleResult", "evaluate_scale", "summary", "synthetic_vectors"]
 _BATCH = 1000
 
 
-def synthetic_vectors(n: int, dims: int, seed: int = 0) -> np.ndarray:
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def synthetic_vectors(
+    n: int, dims: int, queries: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` vectors in topics of about 10, and ``queries`` vectors asked about topics.
+
+    Calibrated on SciFact's MiniLM chunk vectors and queries: there a chunk's nearest
+    neighbour has cosine ~0.81, a query's best chunk ~0.65, and sign-bit candidates found
+    the exact top 10 with recall 0.956 / 0.981 / 0.993 at depths 100 / 200 / 400; these
+    vectors give ~0.82, ~0.67 and 0.957 / 0.975 / 0.990.
+    """
     rng = np.random.default_rng(seed)
-    rank = 48
-    basis = rng.normal(size=(rank, dims)).astype(np.float32)
+    topics = max(1, n // 10)
+    basis = rng.normal(size=(48, dims)).astype(np.float32)
     offset = rng.normal(size=dims).astype(np.float32) * 0.35
-    out = np.empty((n, dims), dtype=np.float32)
+    centers = _unit(rng.normal(size=(topics, 48)).astype(np.float32) @ basis / np.sqrt(48)
+                    + 0.3 * rng.normal(size=(topics, dims)).astype(np.float32) + offset)
+    data = np.empty((n, dims), dtype=np.float32)
     for start in range(0, n, 100_000):
         m = min(100_000, n - start)
-        block = rng.normal(size=(m, rank)).astype(np.float32) @ basis / np.sqrt(rank)
-        block += 0.45 * rng.normal(size=(m, dims)).astype(np.float32) + offset
-        out[start : start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
+        member = rng.integers(0, topics, m)
+        noise = rng.normal(size=(m, dims)).astype(np.float32) * (0.5 / np.sqrt(dims))
+        data[start : start + m] = _unit(centers[member] + noise)
+    asked = rng.integers(0, topics, queries)
+    noise = rng.normal(size=(queries, dims)).astype(np.float32) * (0.94 / np.sqrt(dims))
+    return data, _unit(centers[asked] + noise)
 
 
 @dataclass(frozen=True)
@@ -62,11 +78,7 @@ def evaluate_scale(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[ScaleResult]:
     """Build an index of ``n`` synthetic vectors and time exact and coarse-to-fine search."""
-    data = synthetic_vectors(n, dims)
-    rng = np.random.default_rng(1)
-    picks = rng.choice(n, queries, replace=False)
-    qs = data[picks] + 0.5 * rng.normal(size=(queries, dims)).astype(np.float32) / np.sqrt(dims)
-    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    data, qs = synthetic_vectors(n, dims, queries)
 
     class _Row:
         def __init__(self, ordinal: int) -> None:

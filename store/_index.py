@@ -130,10 +130,11 @@ class Filter:
 
 # Below this many vectors sqlite-vec's exact scan is quick enough (~20 ms) to use as it is.
 EXACT_BELOW = 20_000
-# Coarse candidates rescored exactly per result wanted, and at least this many in all;
-# chosen with `ragkit eval scale` (recall@10 against exact search, see README).
-OVERSAMPLE = 20
-MIN_CANDIDATES = 200
+# Coarse candidates rescored exactly per result wanted, and at least this many in all.
+# Measured on SciFact's real MiniLM vectors and queries (9,475 chunks): recall@10 against
+# the exact scan was 0.956 with 100 candidates, 0.981 with 200 and 0.993 with 400.
+OVERSAMPLE = 10
+MIN_CANDIDATES = 400
 
 
 class Index:
@@ -368,14 +369,12 @@ class Index:
             ).fetchall()
             return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
         depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
-        return self._rescore([int(i) for i in self.coarse().candidates(query, depth)], query, k)
+        coarse = self.coarse().candidates(query, depth)
+        return self._rescore([int(i) for i in coarse], query, k)
 
     def _rescore(self, ids: list[int], query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact cosine of these chunks' float vectors; the ``k`` best, best first."""
-        scored = []
-        for start in range(0, len(ids), 20_000):
-            vectors = self.vectors(ids[start : start + 20_000])
-            scored += [(i, float(v @ query)) for i, v in vectors.items()]
+        scored = [(i, float(v @ query)) for i, v in self.vectors(ids).items()]
         scored.sort(key=lambda item: (-item[1], item[0]))
         return scored[:k]
 
@@ -446,13 +445,17 @@ class Index:
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored float vectors of these chunks, keyed by id."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            f"select chunk_id, vector from embeddings where chunk_id in ({marks})", list(ids)
-        ).fetchall()
-        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
+        out: dict[int, np.ndarray] = {}
+        # Past a few hundred values in one IN list SQLite's planner prefers scanning the whole
+        # table (measured: 800 ids out of 20k took 35 ms against 3 ms in batches).
+        for start in range(0, len(ids), 250):
+            batch = list(ids[start : start + 250])
+            rows = self.conn.execute(
+                f"select chunk_id, vector from embeddings where chunk_id in ({','.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+            out.update((int(r[0]), np.frombuffer(r[1], dtype=np.float32)) for r in rows)
+        return out
 
     def counts(self) -> dict[str, int]:
         """Row counts of documents, chunks, full-text rows and vectors (they must agree)."""
