@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
 
-from ragkit.store import Filter, Index
+from ragkit.store import Filter, Index, StoredChunk
 from ragkit._types import Passage
 
 __all__ = ["Mode", "rank", "search", "rrf", "fit_budget"]
@@ -23,6 +24,7 @@ def rrf(rankings: Sequence[Sequence[int]], k: int) -> dict[int, float]:
 
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def rank(
@@ -52,6 +54,15 @@ def rank(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+# Passages whose word sets overlap this much (Jaccard) say the same thing: the same text
+# filed twice, or a document saved in two formats. Chunk overlap alone stays far below it.
+DUPLICATE_JACCARD = 0.8
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
 def search(
     index: Index,
     query_vector: np.ndarray,
@@ -62,13 +73,30 @@ def search(
     rrf_k: int,
     mode: Mode = "hybrid",
     where: Filter | None = None,
+    expand: int = 0,
 ) -> list[Passage]:
-    """The ``k`` best passages for ``question``; hybrid fuses vector and full-text ranks."""
-    best = rank(index, query_vector, question, mode=mode, depth=max(candidates, k), rrf_k=rrf_k,
-                where=where)[:k]
-    ids = [i for i, _ in best]
-    chunks = index.chunks(ids)
-    vectors = index.vectors(ids)
+    """The ``k`` best passages for ``question``; hybrid fuses vector and full-text ranks.
+
+    Near-duplicates of a better passage are skipped (the next best takes their place), and
+    with ``expand`` each passage's text is widened by that many neighbouring chunks of its
+    document on each side, for context.
+    """
+    ranked = rank(index, query_vector, question, mode=mode, depth=max(candidates, k),
+                  rrf_k=rrf_k, where=where)
+    chunks = index.chunks([i for i, _ in ranked[: 3 * k]])
+    kept: list[tuple[int, float]] = []
+    seen: list[frozenset[str]] = []
+    for chunk_id, score in ranked[: 3 * k]:
+        if chunk_id not in chunks:
+            continue
+        words = _words(chunks[chunk_id].text)
+        if any(len(words & other) >= DUPLICATE_JACCARD * len(words | other) for other in seen):
+            continue
+        kept.append((chunk_id, score))
+        seen.append(words)
+        if len(kept) == k:
+            break
+    vectors = index.vectors([i for i, _ in kept])
     return [
         Passage(
             chunk_id=i,
@@ -76,13 +104,31 @@ def search(
             title=chunks[i].title,
             page=chunks[i].page,
             heading=chunks[i].heading,
-            text=chunks[i].text,
+            text=_expanded(index, chunks[i], expand) if expand else chunks[i].text,
             score=score,
             similarity=float(vectors[i] @ query_vector) if i in vectors else 0.0,
         )
-        for i, score in best
-        if i in chunks
+        for i, score in kept
     ]
+
+
+def _expanded(index: Index, chunk: StoredChunk, span: int) -> str:
+    """The chunk's text joined with its neighbours' in the same page or section.
+
+    Neighbouring chunks share overlap sentences; only the part past the previous chunk's end
+    is appended, so nothing is repeated.
+    """
+    text, end = "", None
+    for other in index.neighbours(chunk, span):
+        if (other.page, other.heading) != (chunk.page, chunk.heading):
+            continue
+        if end is None or other.start >= end:
+            text = f"{text}\n\n{other.text}" if text else other.text
+        else:
+            # Offsets index the section text and each chunk is exactly section[start:end].
+            text += " " + other.text[end - other.start :].lstrip()
+        end = other.end if end is None else max(end, other.end)
+    return text.strip()
 
 
 def fit_budget(

@@ -62,6 +62,8 @@ class StoredChunk:
     page: int | None
     heading: str | None
     n_tokens: int
+    start: int
+    end: int
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -135,6 +137,12 @@ EXACT_BELOW = 20_000
 # the exact scan was 0.956 with 100 candidates, 0.981 with 200 and 0.993 with 400.
 OVERSAMPLE = 10
 MIN_CANDIDATES = 400
+
+
+_CHUNK_COLUMNS = (
+    'select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, '
+    'c.n_tokens, c.start, c."end" from chunks c join documents d on d.id = c.document_id'
+)
 
 
 class Index:
@@ -425,11 +433,18 @@ class Index:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            "select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, "
-            f"c.n_tokens from chunks c join documents d on d.id = c.document_id where c.id in ({marks})",
-            list(ids),
+            f"{_CHUNK_COLUMNS} where c.id in ({marks})", list(ids)
         ).fetchall()
         return {r[0]: StoredChunk(*r) for r in rows}
+
+    def neighbours(self, chunk: StoredChunk, span: int) -> list[StoredChunk]:
+        """The chunks of the same document within ``span`` ordinals of ``chunk``, in order."""
+        rows = self.conn.execute(
+            f"{_CHUNK_COLUMNS} where c.document_id = ? and c.ordinal between ? and ? "
+            "order by c.ordinal",
+            (chunk.document_id, chunk.ordinal - span, chunk.ordinal + span),
+        ).fetchall()
+        return [StoredChunk(*r) for r in rows]
 
     def chunk_paths(self, ids: Sequence[int]) -> dict[int, str]:
         """The document path of each of these chunks, keyed by chunk id."""
