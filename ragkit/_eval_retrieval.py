@@ -108,7 +108,8 @@ class RetrievalRow:
     queries: int
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0..1) of ``values``."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
@@ -157,7 +158,7 @@ def evaluate_retrieval(
                 rows.append(RetrievalRow(
                     encoder, mode, statistics.fmean(scores["ndcg"]),
                     statistics.fmean(scores["recall"]), statistics.fmean(scores["mrr"]),
-                    _percentile(latencies, 0.5), _percentile(latencies, 0.95), len(query_ids),
+                    percentile(latencies, 0.5), percentile(latencies, 0.95), len(query_ids),
                 ))
             kb.close()
     return rows

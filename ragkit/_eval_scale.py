@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ragkit._eval_retrieval import percentile
 from ragkit.store import Index
 
 __all__ = ["ScaleResult", "evaluate_scale", "summary", "synthetic_vectors"]
@@ -62,11 +63,6 @@ class ScaleResult:
     recall10: float
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def evaluate_scale(
     n: int,
     *,
@@ -112,8 +108,8 @@ def evaluate_scale(
                     hits += len(truth[j] & {i for i, _ in found})
                     if progress:
                         progress(f"{method} search", j + 1, count)
-                results.append(ScaleResult(n, method, candidates, _percentile(latencies, 0.5),
-                                           _percentile(latencies, 0.95), hits / (10 * count)))
+                results.append(ScaleResult(n, method, candidates, percentile(latencies, 0.5),
+                                           percentile(latencies, 0.95), hits / (10 * count)))
 
             index.coarse()  # loaded once per process; not part of a query's latency
             measure("exact-float (sqlite-vec)", min(exact_queries, queries),
