@@ -1,12 +1,12 @@
 """Token-exact chunking: sections -> chunks that fit the encoder.
 
-Each section is encoded once; token counts of any span come from the encoding's character
-offsets. A section is cut into paragraphs, then sentences; a sentence that alone is too
-long falls back to lines, then words, and only a word that alone is too long is cut between
-its tokens (or, for one token spanning a huge run of characters, between characters). Units
-are packed greedily, and each chunk after the first starts with the previous chunk's last
-whole sentences (about ``overlap`` tokens) so a fact that straddles a boundary is still
-retrievable from one chunk.
+Each section (or, past 50,000 characters, each window of one) is encoded once; token counts
+of any span come from the encoding's character offsets. A section is cut into paragraphs,
+then sentences; a sentence that alone is too long falls back to lines, then words, and only
+a word that alone is too long is cut between its tokens (or, for one token spanning a huge
+run of characters, between characters). Units are packed greedily, and each chunk after the
+first starts with the previous chunk's last whole sentences (about ``overlap`` tokens) so a
+fact that straddles a boundary is still retrievable from one chunk.
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def chunk_document(doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, o
     ``overlap`` is the approximate number of tokens of whole trailing sentences repeated at
     the start of the next chunk of the same section. A chunk also never exceeds
     16 x ``max_tokens`` characters, so text the tokenizer reads as one unknown token (such
-    as inline base64 data) cannot make a huge chunk.
+    as inline base64 data) cannot make a huge chunk. A section over 50,000 characters is
+    chunked in windows cut at a paragraph, line, sentence or word boundary, so memory stays
+    bounded whatever its size; no chunk and no overlap crosses a window boundary.
 
     Raises ``ValueError`` for a tokenizer that pads or truncates, or for invalid limits.
     """
@@ -94,7 +96,8 @@ def chunk_document(doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, o
     windows = [(section, span) for section in doc.sections for span in _windows(section.text)]
     for batch in _batches(windows):
         texts = [section.text[lo:hi] for section, (lo, hi) in batch]
-        for (section, (offset, _)), spans in zip(batch, _chunk_texts(texts, tokenizer, max_tokens, overlap), strict=True):
+        spans_per_window = _chunk_texts(texts, tokenizer, max_tokens, overlap)
+        for (section, (offset, _)), spans in zip(batch, spans_per_window, strict=True):
             for start, end, n_tokens in spans:
                 chunks.append(
                     Chunk(

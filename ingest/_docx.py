@@ -23,13 +23,15 @@ _STYLE_ID, _VAL, _TYPE = f"{_W}styleId", f"{_W}val", f"{_W}type"
 _SKIPPED = frozenset(
     {f"{_W}del", f"{_W}moveFrom", "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"}
 )
+_XML_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 _DOCUMENT, _STYLES, _CORE = "word/document.xml", "word/styles.xml", "docProps/core.xml"
 # Password-protected .docx files and legacy .doc files are OLE compound files, not zips.
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-MAX_PART_BYTES = 50 << 20
-# Real WordprocessingML compresses about 5-20 to 1; a much higher ratio in a large part is
-# a file built to exhaust memory. Small parts cannot do harm whatever their ratio.
+_MAX_PART_BYTES = 50 << 20
+# WordprocessingML deflates a few times over, a few tens with repetitive formatting (38 MB of
+# random words measured 2.4:1); over 100:1 in a large part is a file built to exhaust
+# memory. Small parts cannot do harm whatever their ratio.
 _MAX_RATIO = 100
 _RATIO_CHECKED_ABOVE = 1 << 20
 _MAX_SIDE_PART_BYTES = 4 << 20  # styles and metadata: what is larger is not worth reading
@@ -66,11 +68,16 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
     except Exception as error:  # noqa: BLE001 - see above
         raise LoadError(path, f"not a readable .docx file: {error_cause(error)}") from error
 
+    declared = _declared_encoding(document)
+    if declared is not None:
+        raise LoadError(path, f"not a readable .docx file: {_DOCUMENT} declares the encoding {declared}, not UTF-8")
     builder = SectionBuilder()
     levels = _style_levels(styles)
     try:
         _read_body(document, levels, builder)
-    except ElementTree.ParseError as error:
+    # expat raises ParseError; ValueError is left for a UTF-16 part that declares a
+    # multi-byte encoding in UTF-16, which the check above cannot read.
+    except (ElementTree.ParseError, ValueError) as error:
         raise LoadError(path, f"not a readable .docx file: invalid XML in {_DOCUMENT}: {error_cause(error)}") from error
     return _core_title(core) or builder.first_label(0), builder.sections()
 
@@ -78,14 +85,15 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
 def _read_part(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
     info = archive.getinfo(name)
     size, packed = info.file_size, max(info.compress_size, 1)
-    if size > MAX_PART_BYTES:
-        reason = f"{size / (1 << 20):.1f} MB uncompressed, over the {MAX_PART_BYTES >> 20} MB limit"
+    if size > _MAX_PART_BYTES:
+        reason = f"{size / (1 << 20):.1f} MB uncompressed, over the {_MAX_PART_BYTES >> 20} MB limit"
     elif size > _RATIO_CHECKED_ABOVE and size > _MAX_RATIO * packed:
         reason = f"compressed {size // packed}:1, over {_MAX_RATIO}:1"
     else:
-        # Bounded: zipfile stops at the declared size (and fails the CRC if the data runs on).
+        # Bounded twice: zipfile stops at the declared size (and fails the CRC check if the
+        # data runs on), and so does this read.
         with archive.open(info) as stream:
-            return stream.read(MAX_PART_BYTES + 1)
+            return stream.read(_MAX_PART_BYTES)
     raise LoadError(path, f"refusing to expand {name}: {reason} (possible zip bomb)")
 
 
@@ -93,12 +101,26 @@ def _read_side_part(archive: zipfile.ZipFile, name: str) -> ElementTree.Element 
     """A small optional part as parsed XML, or None when it is too large or unreadable."""
     if archive.getinfo(name).file_size > _MAX_SIDE_PART_BYTES:
         return None
-    with archive.open(name) as stream:
-        data = stream.read(_MAX_SIDE_PART_BYTES + 1)
     try:
-        return ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return None  # a broken styles or properties part only costs headings or the title
+        with archive.open(name) as stream:
+            data = stream.read(_MAX_SIDE_PART_BYTES)
+        return None if _declared_encoding(data) else ElementTree.fromstring(data)
+    except Exception:  # noqa: BLE001 - a broken styles or properties part only costs headings or the title
+        return None
+
+
+def _declared_encoding(xml: bytes) -> str | None:
+    """The encoding an XML declaration names, if it is not UTF-8 or UTF-16.
+
+    Office parts are UTF-8 or UTF-16 by the standard. expat would hand any other name to
+    Python's codecs: "rot13" raises LookupError, "shift_jis" ValueError, and
+    "unicode_escape" decodes with a DeprecationWarning.
+    """
+    found = _XML_ENCODING.match(xml)
+    if found is None:
+        return None
+    name = found.group(1).decode("ascii")
+    return None if name.lower().replace("_", "-") in ("utf-8", "utf8", "utf-16", "utf-16le", "utf-16be") else name
 
 
 def _style_levels(styles: ElementTree.Element | None) -> dict[str, int]:

@@ -13,13 +13,14 @@ from ._sections import SectionBuilder
 from ._text import decode_text
 from ._types import Section
 
-# Never read: code, styling, and the navigation, banners and forms around the main text.
+# Never read: code, styling, and the navigation, banners and controls around the main text.
+# Forms are dropped later, by how much of the page they hold (see load_html).
 _DROPPED = frozenset(
-    "script style noscript template svg math nav header footer aside form iframe object canvas button select".split()
+    "script style noscript template svg math nav header footer aside iframe object canvas button select".split()
 )
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _BLOCKS = frozenset(
-    """address article aside blockquote body caption center dd details dialog div dl dt fieldset figcaption
+    """address article aside blockquote body caption center dd details dialog div dl dt fieldset figcaption form
     figure h1 h2 h3 h4 h5 h6 hr html legend li main ol p pre section summary table tbody td tfoot th thead tr
     ul""".split()
 )
@@ -43,18 +44,21 @@ _WEB_ENCODINGS = frozenset(
 # reading the bytes as ASCII cannot be true.
 _WEB_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "utf-16": "utf-8", "utf-16-le": "utf-8", "utf-16-be": "utf-8"}
 
-_IN_MAIN, _IN_ARTICLE = 1, 2
+_IN_MAIN, _IN_ARTICLE, _IN_FORM = 1, 2, 4
+_SCOPES = {"main": _IN_MAIN, "article": _IN_ARTICLE, "form": _IN_FORM}
 
 
 def load_html(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
     """Load an HTML page's readable text as sections delimited by its ``h1``-``h6`` headings.
 
-    Scripts, styles, navigation, headers, footers, asides, forms and hidden elements are
-    dropped; when the page has a ``<main>`` (else ``<article>``) element with text, only its
-    text is kept. Paragraphs and other blocks are separated by blank lines, the items of a
-    list by single newlines, and table rows become lines with cells joined by " | ". The
-    encoding comes from a BOM, else a ``<meta>`` charset, else UTF-8 or cp1252. The title
-    is ``<title>``, else the first ``h1``. Malformed markup never raises.
+    Scripts, styles, navigation, headers, footers, asides, controls and hidden elements are
+    dropped (a ``<header>`` inside ``<main>`` or ``<article>`` is kept: it holds the
+    article's own title), and so are forms unless they hold most of the text; when the page
+    has a ``<main>`` (else ``<article>``) element with text, only its text is kept.
+    Paragraphs and other blocks are separated by blank lines, the items of a list by single
+    newlines, and table rows become lines with cells joined by " | ". The encoding comes
+    from a BOM, else a ``<meta>`` charset, else UTF-8 or cp1252. The title is ``<title>``,
+    else the first ``h1``. Malformed markup never raises.
     """
     parser = _TextExtractor()
     parser.feed(decode_text(path, data, _declared_charset(data)))
@@ -65,6 +69,11 @@ def load_html(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
         if any(event.level is None for event in inside):
             events = inside
             break
+    # A form's text (a search box's label, a login prompt) is dropped, unless the form holds
+    # most of the page: old ASP.NET pages wrap their whole body in one <form>.
+    in_forms = sum(len(event.text) for event in events if event.scope & _IN_FORM)
+    if in_forms * 2 <= sum(len(event.text) for event in events):
+        events = [event for event in events if not event.scope & _IN_FORM]
     builder = SectionBuilder()
     for event in events:
         if event.level is None:
@@ -95,7 +104,7 @@ class _Frame(NamedTuple):
     tag: str
     dropped: bool
     pre: bool
-    scope: int  # _IN_MAIN | _IN_ARTICLE bits
+    scope: int  # _IN_MAIN | _IN_ARTICLE | _IN_FORM bits
     role: str | None  # what closing it finishes: "heading", "title", "cell", "row" or "table"
     block: str | None  # the innermost block element it is in, itself included
 
@@ -159,7 +168,7 @@ class _TextExtractor(HTMLParser):
             return
         self._close_implied(tag)
         top = self._top()
-        scope = top.scope | (_IN_MAIN if tag == "main" else _IN_ARTICLE if tag == "article" else 0)
+        scope = top.scope | _SCOPES.get(tag, 0)
         if self._drops(tag, attrs, scope):
             self._push(_Frame(tag, True, False, scope, None, None))
             return
@@ -174,13 +183,21 @@ class _TextExtractor(HTMLParser):
                 pass
         elif tag == "br":
             self.handle_starttag(tag, [])  # browsers read a stray </br> as <br>
-        elif tag in _BLOCKS:
-            self._break(self._top())  # a stray </p> still separates what is around it
+        elif tag == "p":
+            self._break(self._top())  # and a stray </p> as an empty paragraph
 
     def handle_data(self, data: str) -> None:
         top = self._top()
         if not top.dropped:
             self._sinks[-1].append(data if top.pre else _HTML_SPACE.sub(" ", data))
+
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """Skip ``<![...>`` as browsers do outside SVG and MathML: as a bogus comment.
+
+        html.parser raises AssertionError on an unknown keyword (``<![foo[``) instead.
+        """
+        end = self.rawdata.find(">", i + 3)
+        return -1 if end == -1 else end + 1
 
     def close(self) -> None:
         """Finish parsing, closing every element still open."""
@@ -218,7 +235,7 @@ class _TextExtractor(HTMLParser):
     @staticmethod
     def _drops(tag: str, attrs: list[tuple[str, str | None]], scope: int) -> bool:
         # A <header> inside <main> or <article> holds the article's own title, not a banner.
-        if tag in _DROPPED and not (tag == "header" and scope):
+        if tag in _DROPPED and not (tag == "header" and scope & (_IN_MAIN | _IN_ARTICLE)):
             return True
         values = dict(attrs)
         return (
@@ -229,8 +246,10 @@ class _TextExtractor(HTMLParser):
 
     def _open_role(self, tag: str) -> str | None:
         depth = len(self._stack)
-        if self._capture is None and len(self._sinks) == 1 and (
-            tag in _HEADINGS or (tag == "title" and self.title is None)
+        if (
+            self._capture is None
+            and len(self._sinks) == 1
+            and (tag in _HEADINGS or (tag == "title" and self.title is None))
         ):
             role = "heading" if tag in _HEADINGS else "title"
             self._capture = (role, depth)

@@ -24,7 +24,7 @@ from ._types import Document, Section
 # sections. It may return raw text: ``load`` normalises every section and drops empty ones.
 Loader = Callable[[Path, bytes], tuple[str | None, tuple[Section, ...]]]
 
-# Adding a format: one loader module, and one line here.
+# The format registry. Adding a format: a loader module, its import above, and one line here.
 _LOADERS: dict[str, Loader] = {
     ".txt": load_text,
     ".md": load_markdown,
@@ -112,13 +112,15 @@ def _normalized(section: Section) -> Section:
 
 
 def _too_big(size: int | None, limit: int) -> str:
-    stated = "over" if size is None else f"{_megabytes(size)} MB, over"
-    return f"file is {stated} the {_megabytes(limit)} MB limit; raise max_file_bytes to index it"
+    stated = "over" if size is None else f"{_size(size)}, over"
+    return f"file is {stated} the {_size(limit)} limit; raise max_file_bytes to index it"
 
 
-def _megabytes(size: int) -> str:
+def _size(n_bytes: int) -> str:
     # Rounded up, so a file just over the limit never reads as equal to it.
-    return f"{-(-size * 10 // _MB) / 10:.1f}".removesuffix(".0")
+    if n_bytes < _MB:
+        return f"{-(-n_bytes // 1024)} KB"
+    return f"{-(-n_bytes * 10 // _MB) / 10:.1f}".removesuffix(".0") + " MB"
 
 
 def _describe(error: OSError) -> str:

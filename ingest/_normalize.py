@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+_LIGATURES = {
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb05": "st",
+    "\ufb06": "st",
+}
 # No-break, typographic-width and ideographic spaces: word processors and HTML (&nbsp;) use
 # them where a plain space is meant, and a search for "10 mg" must find "10\u00a0mg".
 _SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
@@ -36,6 +44,10 @@ _INLINE_SPACE = re.compile(r" [ \t]+|\t[ \t]*")
 _SPACE_AROUND_NEWLINE = re.compile(r" \n ?|\n ")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _MAX_CAUSE = 120
+# Parsers quote the bytes they choked on ("starting with b'}' @2: b'x\\x9c}\\x93...'"): a
+# short printable quote is kept as text, anything longer is noise to a reader.
+_BYTES_LITERAL = re.compile(r"""\bb(['"])((?:\\.|(?!\1).)*)(?:\1|$)""")
+_MAX_QUOTE = 12
 _VISIBLE = re.compile(r"[^\s" + "".join(map(re.escape, _REMOVED)) + "]")
 
 
@@ -66,8 +78,13 @@ def normalize_label(text: str) -> str:
 
 def error_cause(error: BaseException) -> str:
     """A parser's exception as a short one-line reason, for a :class:`LoadError` message."""
-    cause = normalize_label(str(error)) or type(error).__name__
+    cause = normalize_label(_BYTES_LITERAL.sub(_quoted, str(error))) or type(error).__name__
     return cause if len(cause) <= _MAX_CAUSE else cause[: _MAX_CAUSE - 3] + "..."
+
+
+def _quoted(match: re.Match[str]) -> str:
+    inner = match.group(2)
+    return f"'{inner}'" if len(inner) <= _MAX_QUOTE and "\\" not in inner else "(binary data)"
 
 
 def has_text(text: str) -> bool:

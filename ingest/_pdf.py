@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from ._types import Section
 if TYPE_CHECKING:
     from pypdf import PdfReader
 
+_DISCARD = logging.NullHandler()
 _ENCRYPTED = "encrypted PDF; decrypt it first (e.g. qpdf --decrypt)"
 _NEEDS_CRYPTOGRAPHY = (
     "encrypted PDF needs the 'cryptography' package (pip install cryptography),"
@@ -31,6 +33,12 @@ def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
     # Imported here so that commands which never read a PDF do not pay pypdf's import time.
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
+
+    # pypdf logs a warning for every oddity of a damaged file; with no handler configured,
+    # Python prints them all on stderr, through the progress bar. The reason that matters
+    # reaches the caller in the LoadError; an application that configures logging still
+    # receives the records.
+    logging.getLogger("pypdf").addHandler(_DISCARD)
 
     # pypdf raises many unrelated exception types on malformed input, so every failure
     # while parsing is caught broadly and reported as an unreadable PDF.

@@ -5,6 +5,9 @@ from __future__ import annotations
 from ._types import Section
 
 _PATH_SEP = " > "
+# Longer "headings" are body text in a heading style (or an unclosed <h2>); as a path they
+# would ride along with every chunk of the section.
+_MAX_LABEL_CHARS = 200
 
 
 class SectionBuilder:
@@ -29,10 +32,14 @@ class SectionBuilder:
         """Start a section under a heading of ``level`` (smaller is higher).
 
         ``line`` is how the heading reads in the section's text (the raw Markdown line,
-        say); it defaults to ``label``. A heading whose line is blank is ignored.
+        say); it defaults to ``label``. A heading whose line is blank is ignored, and one
+        whose label is over 200 characters is added as text.
         """
         label = " ".join(label.split())
         line = label if line is None else line.strip()
+        if len(label) > _MAX_LABEL_CHARS:
+            self.text(line)
+            return
         if not line:
             return
         self._close()

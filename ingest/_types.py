@@ -8,10 +8,11 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Section:
-    """A located piece of a document: one PDF page, one Markdown heading's body, or a whole text file.
+    """A located piece of a document: one PDF page, one heading's body, or a whole text file.
 
-    ``page`` is the 1-based PDF page number; ``heading`` is the Markdown heading path such as
-    ``"Leave policy > Sick leave"``. Chunks never cross a section, so both stay exact.
+    ``page`` is the 1-based PDF page number; ``heading`` is the heading path (Markdown,
+    HTML or DOCX headings) such as ``"Leave policy > Sick leave"``. Chunks never cross a
+    section, so both stay exact.
     """
 
     text: str

@@ -9,6 +9,7 @@ import random
 import re
 from itertools import pairwise
 from pathlib import Path
+from unittest import mock
 
 import fpdf
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragkit._errors import LoadError
+from ragkit.ingest import _chunk
 from ragkit.ingest import (
     SUPPORTED_SUFFIXES,
     Chunk,
@@ -84,9 +86,12 @@ def test_public_api_is_curated() -> None:
     import ragkit.ingest as ingest
 
     assert sorted(ingest.__all__) == sorted(
-        ["SUPPORTED_SUFFIXES", "Chunk", "Document", "Section", "chunk_document", "file_sha256", "iter_files", "load"]
-    )
-    assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".markdown", ".pdf"})
+        ["MAX_FILE_BYTES", "SUPPORTED_SUFFIXES", "Chunk", "Document", "Section", "chunk_document", "file_sha256",
+         "iter_files", "load", "normalize_text"]
+    )  # fmt: skip
+    assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"})
+    for name in ingest.__all__:
+        assert f"{name}`" in (ingest.__doc__ or ""), f"the ragkit.ingest docstring does not mention {name}"
 
 
 # --------------------------------------------------------------------------- text
@@ -121,9 +126,10 @@ def test_cp1252_and_latin1_fallback(tmp_path: Path) -> None:
     path = tmp_path / "legacy.txt"
     path.write_bytes(text.encode("cp1252"))
     assert load(path).sections[0].text == text
-    # 0x81 is undefined in cp1252, so this must fall through to latin-1 rather than fail.
+    # 0x81 is undefined in cp1252, so this must fall through to latin-1 rather than fail;
+    # the C1 control character latin-1 reads it as is then normalised away.
     path.write_bytes(b"odd \x81 byte and caf\xe9")
-    assert load(path).sections[0].text == "odd \x81 byte and café"
+    assert load(path).sections[0].text == "odd byte and café"
 
 
 def test_text_is_nfc_normalised(tmp_path: Path) -> None:
@@ -276,19 +282,6 @@ def test_corrupt_pdfs_are_load_errors(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_bytes(data)
         assert_load_error(path, "not a readable PDF")
-
-
-def test_pdf_text_normalisation() -> None:
-    from ragkit.ingest._pdf import normalise_pdf_text
-
-    raw = (
-        "The \ufb01rst \ufb02oor, e\ufb00ort, o\ufb03ce, ba\ufb04e.\n"
-        "Treat-\nment  of   COVID-\n19,\tJean-\nPaul.\n\n\n\nNew  paragraph."
-    )
-    assert normalise_pdf_text(raw) == (
-        "The first floor, effort, office, baffle.\nTreatment of COVID-\n19, Jean-\nPaul.\n\nNew paragraph."
-    )
-    assert normalise_pdf_text("a treat-\n ment") == "a treatment"
 
 
 # --------------------------------------------------------------------------- discovery
@@ -476,6 +469,34 @@ def test_invalid_arguments(tokenizer) -> None:  # type: ignore[no-untyped-def]
         chunk_document(doc, truncating)
 
 
+def test_long_sections_are_chunked_in_windows(tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_chunk, "_WINDOW_CHARS", 400)
+    monkeypatch.setattr(_chunk, "_BATCH_CHARS", 1000)
+    paragraphs = "\n\n".join(" ".join(sentences(2, seed)) for seed in range(40))
+    doc = doc_of(
+        Section(paragraphs, page=1),
+        Section(" ".join(sentences(60, 99)), page=2),  # one line
+        Section("x." * 1500, page=3),  # one "word" of 3,000 one-character tokens
+    )
+    chunks = chunk_document(doc, tokenizer, max_tokens=40, overlap=10)
+    check_chunks(doc, chunks, tokenizer, 40)
+    assert [c.page for c in chunks] == sorted(c.page for c in chunks)
+    for section in doc.sections:
+        windows = _chunk._windows(section.text)
+        assert windows[0][0] == 0 and windows[-1][1] == len(section.text) and len(windows) > 3
+        assert all(prev[1] == nxt[0] for prev, nxt in pairwise(windows))
+        assert all(0 < end - start <= 400 for start, end in windows)
+        covered = bytearray(len(section.text))
+        for chunk in (c for c in chunks if c.page == section.page):
+            assert any(lo <= chunk.start and chunk.end <= hi for lo, hi in windows)
+            covered[chunk.start : chunk.end] = b"\x01" * (chunk.end - chunk.start)
+        assert all(covered[i] or char.isspace() for i, char in enumerate(section.text))
+    # Windows end at the best boundary there is: a paragraph, else a sentence, else anywhere.
+    assert all(paragraphs[end - 1 : end + 1] == "\n\n" for _, end in _chunk._windows(paragraphs)[:-1])
+    line = doc.sections[1].text
+    assert all(line[end - 1 : end + 1] == ". " for _, end in _chunk._windows(line)[:-1])
+
+
 TEXT_PIECES = st.sampled_from(
     ["word", "Dr.", "e.g.", "2.5", "$6,450.00", ". ", "! ", "? ", " ", "\n", "\n\n", "\t", "-", "A.", "中文",
      "unbelievably", "x" * 30, "ab.cd", "é", "\x00", "\u200b", "\x1c", "\U0001F600"]
@@ -487,10 +508,13 @@ TEXT_PIECES = st.sampled_from(
     text=st.one_of(st.text(max_size=600), st.lists(TEXT_PIECES, max_size=300).map("".join)),
     max_tokens=st.integers(min_value=4, max_value=48),
     overlap_share=st.floats(min_value=0, max_value=0.9),
+    window=st.one_of(st.none(), st.integers(min_value=8, max_value=300)),
 )
-def test_chunker_property(tokenizer, text: str, max_tokens: int, overlap_share: float) -> None:  # type: ignore[no-untyped-def]
+def test_chunker_property(tokenizer, text: str, max_tokens: int, overlap_share: float, window: int | None) -> None:  # type: ignore[no-untyped-def]
     doc = doc_of(Section(text))
-    chunks = chunk_document(doc, tokenizer, max_tokens=max_tokens, overlap=int(max_tokens * overlap_share))
+    # Small windows and batches run the code path of multi-megabyte sections on short texts.
+    with mock.patch.multiple(_chunk, _WINDOW_CHARS=window or _chunk._WINDOW_CHARS, _BATCH_CHARS=(window or 1) * 3):
+        chunks = chunk_document(doc, tokenizer, max_tokens=max_tokens, overlap=int(max_tokens * overlap_share))
     check_chunks(doc, chunks, tokenizer, max_tokens)
     covered = bytearray(len(text))
     for chunk in chunks:
