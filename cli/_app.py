@@ -112,6 +112,9 @@ def ingest(obj: _Context, paths: tuple[Path, ...], include: tuple[str, ...],
                                      collection=collection, tags=tags, prune=prune,
                                      progress=progress))
     _print_failures(report.failed)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning[/] {warning.path}: {warning.reason}", highlight=False,
+                  soft_wrap=True)
     for path in report.removed:
         out.print(f"pruned {path}", highlight=False, soft_wrap=True)
     out.print(

@@ -93,9 +93,11 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     if not data or data.isspace():
         raise LoadError(path, "file is empty")
     title, raw_sections = loader(path, data)
-    sections = tuple(section for section in map(_normalized, raw_sections) if section.text)
+    normalized = [_normalized(section) for section in raw_sections]
+    sections = tuple(section for section in normalized if section.text)
     if not sections:
         raise LoadError(path, "no text found")
+    blank = tuple(s.page for s in normalized if not s.text and s.page is not None)
     return Document(
         path=path.resolve(),
         title=normalize_label(title or "") or path.stem,
@@ -103,6 +105,7 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         mtime=info.st_mtime,
+        pages_without_text=blank,
     )
 
 

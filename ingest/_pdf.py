@@ -66,9 +66,9 @@ def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
             raise LoadError(path, _NEEDS_CRYPTOGRAPHY) from None
         except Exception as error:  # noqa: BLE001 - see above
             raise LoadError(path, f"not a readable PDF: page {number}: {error_cause(error)}") from error
-        if has_text(raw):
-            sections.append(Section(raw, page=number))
-    if not sections:
+        # Empty pages are returned too, so that load() can report which pages had no text.
+        sections.append(Section(raw if has_text(raw) else "", page=number))
+    if not any(section.text for section in sections):
         noun = "page" if n_pages == 1 else "pages"
         raise LoadError(path, f"no extractable text in {n_pages} {noun} (scanned images? run OCR first)")
     return _title(reader), tuple(sections)

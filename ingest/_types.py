@@ -30,6 +30,8 @@ class Document:
     sha256: str
     size: int
     mtime: float
+    pages_without_text: tuple[int, ...] = ()
+    """PDF pages that yielded no text (scans, images): reported, not silently dropped."""
 
 
 @dataclass(frozen=True)

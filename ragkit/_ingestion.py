@@ -67,7 +67,7 @@ class TextSource:
         if not self.text.strip():
             raise LoadError(self.source, "text is empty")
         # The title is kept as the heading, so it is embedded and searchable with each chunk.
-        section = ingest.Section(self.text, heading=self.title or None)
+        section = ingest.Section(ingest.normalize_text(self.text), heading=self.title or None)
         return ingest.Document(
             path=Path(self.source), title=self.title or self.source, sections=(section,),
             sha256=self.digest(), size=len(self.text.encode("utf-8")), mtime=0.0,
@@ -283,6 +283,10 @@ def run_ingest(
                 metadata=stored.metadata if stored else labels.metadata(),
             )
             (report.updated if existing[key] else report.added).append(key)
+            if doc.pages_without_text:
+                pages = ", ".join(map(str, doc.pages_without_text))
+                reason = f"no extractable text on page(s) {pages} (scanned images? run OCR to index them)"
+                report.warnings.append(IngestFailure(key, reason))
             report.chunks_embedded += len(chunks)
             tick(key)
         pending.clear()

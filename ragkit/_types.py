@@ -93,6 +93,8 @@ class IngestReport:
     failed: list[IngestFailure] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     """Documents removed by ``prune`` because their files are gone."""
+    warnings: list[IngestFailure] = field(default_factory=list)
+    """Documents indexed with something missing, e.g. PDF pages with no extractable text."""
     chunks_embedded: int = 0
 
     @property
