@@ -68,7 +68,7 @@ def evaluate_scale(
     *,
     queries: int = 100,
     exact_queries: int = 20,
-    depths: Sequence[int] = (100, 200, 400, 800),
+    depths: Sequence[int] = (100, 200, 400),
     dims: int = 384,
     workdir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,

@@ -132,11 +132,12 @@ class Filter:
 
 # Below this many vectors sqlite-vec's exact scan is quick enough (~20 ms) to use as it is.
 EXACT_BELOW = 20_000
-# Coarse candidates rescored exactly per result wanted, and at least this many in all.
-# Measured on SciFact's real MiniLM vectors and queries (9,475 chunks): recall@10 against
-# the exact scan was 0.956 with 100 candidates, 0.981 with 200 and 0.993 with 400.
+# Candidates rescored exactly: this many per result wanted, and at least MIN_CANDIDATES;
+# the Hamming shortlist before them is SHORTLIST times larger. Chosen with
+# `ragkit eval scale` (see README) for recall@10 >= 0.98 against the exact scan.
 OVERSAMPLE = 10
-MIN_CANDIDATES = 400
+MIN_CANDIDATES = 200
+SHORTLIST = 10
 
 
 _CHUNK_COLUMNS = (
@@ -365,7 +366,7 @@ class Index:
             if len(allowed) <= EXACT_BELOW or exact:
                 return self._rescore([int(i) for i in allowed], query, k)
             depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
-            ids = self.coarse().candidates(query, depth, allowed=allowed)
+            ids = self.coarse().search(query, SHORTLIST * depth, depth, allowed=allowed)
             return self._rescore([int(i) for i in ids], query, k)
         if exact is None:
             exact = self.vector_count() < EXACT_BELOW
@@ -377,7 +378,7 @@ class Index:
             ).fetchall()
             return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
         depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
-        coarse = self.coarse().candidates(query, depth)
+        coarse = self.coarse().search(query, SHORTLIST * depth, depth)
         return self._rescore([int(i) for i in coarse], query, k)
 
     def _rescore(self, ids: list[int], query: np.ndarray, k: int) -> list[tuple[int, float]]:
