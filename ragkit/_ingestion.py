@@ -116,8 +116,22 @@ def _init_worker(tokenizer_json: str, sizes: tuple[int, int], memory_bytes: int)
     # instead of the kernel's OOM killer picking a victim.
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    _die_with_parent()
     _worker_tokenizer = Tokenizer.from_str(tokenizer_json)
     _worker_sizes = sizes
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the process that started it dies, however it dies."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: an orphaned worker still exits when its task queue closes
 
 
 def _parse(source: Source, tokenizer=None, sizes: tuple[int, int] | None = None):
@@ -152,8 +166,10 @@ class _Parser:
 
     def _start(self) -> ProcessPoolExecutor:
         if self.pool is None:
-            # forkserver: the workers must not inherit onnxruntime's or llama.cpp's threads.
-            context = multiprocessing.get_context("forkserver")
+            # spawn, not fork: workers must not inherit onnxruntime's or llama.cpp's threads;
+            # not forkserver either: a server process outlives a main process killed with
+            # SIGKILL, keeping idle workers alive forever.
+            context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(
                 self.limits.workers, mp_context=context, initializer=_init_worker,
                 initargs=(self.tokenizer.to_str(), self.sizes, self.limits.memory_bytes),
