@@ -56,14 +56,14 @@ class CoarseIndex:
         distance = np.bitwise_count(self.words[0] ^ code[0]).astype(np.uint16)
         for row in range(1, len(code)):
             distance += np.bitwise_count(self.words[row] ^ code[row])
-        rows = np.arange(len(self.ids)) if allowed is None else np.flatnonzero(
-            np.isin(self.ids, allowed, assume_unique=True))
-        distance = distance[rows]
-        if len(rows) > shortlist:
-            # Distances are small integers: the cut-off comes from their histogram, which is
-            # several times faster than argpartition over every row.
-            cutoff = np.searchsorted(np.cumsum(np.bincount(distance)), shortlist)
-            rows = rows[distance <= cutoff]
+        if allowed is not None:
+            # Rows outside the filter get a distance no code can have, so they are never kept.
+            distance[~np.isin(self.ids, allowed, assume_unique=True)] = np.iinfo(np.uint16).max
+        # Distances are small integers: the cut-off comes from their histogram, which is
+        # several times faster than argpartition over every row.
+        histogram = np.bincount(distance, minlength=len(code) * 64 + 1)[: len(code) * 64 + 1]
+        cutoff = np.searchsorted(np.cumsum(histogram), min(shortlist, int(histogram.sum())))
+        rows = np.flatnonzero(distance <= cutoff)
         if len(rows) > keep:
             # q . (2b - 1) = 2 * (sum of q over set bits) - sum(q); a lookup table per byte
             # position gives the first term without unpacking the bits.
