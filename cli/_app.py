@@ -18,7 +18,9 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 import ragkit
 from ragkit import Assistant, Config, RagkitError
@@ -215,36 +217,90 @@ def _filter(path_glob: str | None, collection: str | None, tags: tuple[str, ...]
 
 @main.command()
 @click.argument("question")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, citations, passages.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: answer, sentences with support, citations, passages.")
+@click.option("--strict", is_flag=True,
+              help="Leave out answer sentences the cited passages do not support.")
+@click.option("--extractive", is_flag=True,
+              help="Quote the documents' best sentences; no language model.")
+@click.option("--min-similarity", type=click.FloatRange(-1, 1), metavar="COSINE",
+              help="Abstain below this retrieval confidence (default: Config.min_similarity).")
 @filter_options
 @click.pass_obj
-def ask(obj: _Context, question: str, as_json: bool, path_glob: str | None,
-        collection: str | None, tags: tuple[str, ...], since: str | None,
-        before: str | None) -> None:
+def ask(obj: _Context, question: str, as_json: bool, strict: bool, extractive: bool,
+        min_similarity: float | None, path_glob: str | None, collection: str | None,
+        tags: tuple[str, ...], since: str | None, before: str | None) -> None:
     """Answer QUESTION from the indexed documents, with citations."""
     where = _filter(path_glob, collection, tags, since, before)
-    with obj.assistant() as kb:
+    config = obj.config if min_similarity is None else obj.config.replace(
+        min_similarity=min_similarity)
+    mode = "extractive" if extractive else "generate"
+    with Assistant(obj.db, config) as kb:
         if as_json:
-            answer = _run(lambda: kb.ask(question, where=where))
+            answer = _run(lambda: kb.ask(question, where=where, mode=mode, strict=strict))
+            click.echo(json.dumps(_answer_json(answer), indent=2))
+            return
+        answer = _run(lambda: _show_answer(kb.ask(question, stream=True, where=where, mode=mode,
+                                                  strict=strict), live_text=not strict))
+    _print_sources(answer)
+
+
+def _answer_json(answer: ragkit.Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "mode": answer.mode,
+        "note": answer.note,
+        "sentences": [dataclasses.asdict(s) for s in answer.sentences],
+        "citations": [dataclasses.asdict(c) for c in answer.citations],
+        "invalid_citations": list(answer.invalid_citations),
+        "passages": [dataclasses.asdict(p) for p in answer.passages],
+    }
+
+
+def _show_answer(stream: ragkit.AnswerStream, *, live_text: bool = True) -> ragkit.Answer:
+    """Stream the answer, then replace it with the checked one: unsupported sentences marked
+    (or, strict, left out, and then nothing unchecked is shown at all). Off a terminal only
+    the checked answer is printed."""
+    with Live(Text("…", style="dim"), console=out, auto_refresh=False, transient=True) as live:
+        written = ""
+        for piece in stream:
+            written += piece
+            if live_text:
+                live.update(Text(written), refresh=True)
+        answer = stream.answer
+    out.print(_checked_text(answer))
+    return answer
+
+
+def _checked_text(answer: ragkit.Answer) -> Text:
+    if not answer.sentences or answer.abstained:
+        return Text(answer.text)
+    shown = Text()
+    dropped = 0
+    for sentence in answer.sentences:
+        # In strict mode the answer's text holds only the supported sentences.
+        if not sentence.supported and sentence.text not in answer.text:
+            dropped += 1
+            continue
+        if shown:
+            shown.append(" ")
+        part = sentence.cited_text
+        if sentence.supported:
+            shown.append(part)
         else:
-            stream = _run(lambda: kb.ask(question, stream=True, where=where))
+            shown.append(part, style="dim red")
+            shown.append(" ⚠ unsupported", style="bold red")
+    if dropped:
+        shown.append(f"\n({dropped} unsupported sentence{'s' * (dropped > 1)} left out: --strict)",
+                     style="dim")
+    return shown
 
-            def consume() -> ragkit.Answer:
-                for piece in stream:
-                    out.out(piece, end="", highlight=False)
-                out.print()
-                return stream.answer
 
-            answer = _run(consume)
-    if as_json:
-        click.echo(json.dumps({
-            "question": answer.question,
-            "answer": answer.text,
-            "abstained": answer.abstained,
-            "citations": [dataclasses.asdict(c) for c in answer.citations],
-            "invalid_citations": list(answer.invalid_citations),
-        }, indent=2))
-        return
+def _print_sources(answer: ragkit.Answer) -> None:
+    if answer.note:
+        err.print(f"[yellow]note:[/] {answer.note}", highlight=False, soft_wrap=True)
     if answer.invalid_citations:
         err.print(f"[yellow]removed citation(s) to passages that were not given: "
                   f"{', '.join(map(str, answer.invalid_citations))}[/]")
@@ -253,7 +309,7 @@ def ask(obj: _Context, question: str, as_json: bool, path_glob: str | None,
                 for c in answer.citations]
         out.print(_sources_table(rows))
         if any(c.inferred for c in answer.citations):
-            out.print("* the model gave no citation; ragkit attributed the closest passage.")
+            out.print("* ragkit chose this source: the model cited none that supports the sentence.")
     elif answer.passages:
         rows = [(str(i), p.path, _where(p.page, p.heading), p.similarity)
                 for i, p in enumerate(answer.passages, 1)]

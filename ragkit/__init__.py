@@ -21,6 +21,7 @@ from ragkit._packs import ModelPack, ModelPacks
 from ragkit.store import Filter
 from ragkit._types import (
     Answer,
+    AnswerSentence,
     Citation,
     DocumentInfo,
     IngestFailure,
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Answer",
+    "AnswerSentence",
     "AnswerStream",
     "Assistant",
     "Check",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 from ragkit import ingest
 from ragkit._config import Config
@@ -12,11 +13,22 @@ from ragkit._errors import LoadError
 from ragkit._generator import Generator
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
 from ragkit._packs import ModelPacks
-from ragkit._prompt import IDK, build_messages, is_abstention, parse_citations, strip_invalid
-from ragkit._retrieval import Mode, fit_budget, rank, search
-from ragkit._support import attribute, sentences
+from ragkit._extractive import extract
+from ragkit._prompt import (
+    IDK,
+    Excerpt,
+    build_messages,
+    drop_invalid_markers,
+    is_abstention,
+    parse_citations,
+    render,
+    trim_passages,
+)
+from ragkit._retrieval import Mode, rank, search
+from ragkit._support import check_claims, score_sentences
 from ragkit._types import (
     Answer,
+    AnswerSentence,
     Citation,
     DocumentInfo,
     IngestFailure,
@@ -26,10 +38,19 @@ from ragkit._types import (
 )
 from ragkit.store import Filter, Index
 
-__all__ = ["Assistant", "AnswerStream"]
+__all__ = ["Assistant", "AnswerStream", "AskMode"]
+
+AskMode = Literal["generate", "extractive"]
 
 NOTHING_RELEVANT = (
     "I don't know: nothing in the indexed documents is relevant enough to answer this."
+)
+NOTHING_SUPPORTED = (
+    "I don't know: no sentence of the model's answer is supported by the passages it was given."
+)
+NO_GENERATOR = (
+    "No generator pack is installed in {models}, so these are the most relevant sentences of "
+    "the documents, quoted; run `ragkit models build` for generated answers."
 )
 
 
@@ -143,6 +164,9 @@ class Assistant:
         if isinstance(paths, (str, Path)):
             paths = [paths]
         paths = [Path(p).expanduser() for p in paths]
+        # Materialised once: every folder gets the same filters, even from a generator.
+        include = list(include) if include is not None else None
+        exclude = list(exclude) if exclude is not None else None
         report = IngestReport()
         files: list[Path] = []
         for given in paths:
@@ -243,6 +267,7 @@ class Assistant:
         return search(
             index, vector, question, k=k or self.config.top_k,
             candidates=self.config.candidates, rrf_k=self.config.rrf_k, mode=mode, where=where,
+            expand=self.config.expand_neighbors,
         )
 
     def _rank_documents(self, question: str, *, mode: Mode, depth: int) -> list[str]:
@@ -257,61 +282,114 @@ class Assistant:
         return list(dict.fromkeys(paths[i] for i, _ in ranked if i in paths))[:depth]
 
     def ask(
-        self, question: str, *, stream: bool = False, where: Filter | None = None
+        self,
+        question: str,
+        *,
+        stream: bool = False,
+        where: Filter | None = None,
+        mode: AskMode = "generate",
+        strict: bool = False,
     ) -> Answer | AnswerStream:
         """Answer ``question`` from the indexed documents, citing them.
 
         With ``stream=True`` an :class:`AnswerStream` is returned: iterate over it for the
         text as it is written, then read its ``answer``. When no passage is relevant enough,
-        the answer says so without calling the language model.
+        the answer says so without calling the language model and carries the closest
+        passages. Each sentence of a generated answer is checked against the passages it
+        cites (``Answer.sentences``); with ``strict=True`` unsupported sentences are left
+        out of the text. ``mode="extractive"`` answers with the best supporting sentences
+        of the documents and no language model at all (also what happens, with a note, when
+        no generator pack is installed).
         """
-        passages = self.search(question, where=where)
-        if not passages or max(p.similarity for p in passages) < self.config.min_similarity:
-            answer = Answer(question, NOTHING_RELEVANT, (), tuple(passages), abstained=True)
-            result = AnswerStream(iter([answer.text]), lambda _text: answer)
-            return result if stream else result.answer
+        return self._ask(question, question, stream=stream, where=where, mode=mode, strict=strict)
+
+    def _ask(
+        self,
+        question: str,
+        query: str,
+        *,
+        stream: bool,
+        where: Filter | None,
+        mode: AskMode,
+        strict: bool,
+    ) -> Answer | AnswerStream:
+        """Answer ``question``, retrieving with ``query`` (a chat's standalone rewrite)."""
+        config = self.config
+        passages = self.search(query, k=config.ask_passages, where=where)
+        if not passages or max(p.similarity for p in passages) < config.min_similarity:
+            shown = tuple(passages[: config.prompt_passages])
+            return _ready(Answer(question, NOTHING_RELEVANT, (), shown, abstained=True), stream)
+        scored = score_sentences(query, [p.text for p in passages], self.encoder.encode)
+        note = ""
+        if mode == "generate" and not any(p.kind == "generator" for p in self.packs.list()):
+            mode, note = "extractive", NO_GENERATOR.format(models=self.config.models_dir)
+        if mode == "extractive":
+            shown, picked = extract(passages, scored, config.extract_sentences)
+            answer = Answer(question, render(picked), _citations(shown, picked), shown,
+                            sentences=picked, mode="extractive", note=note)
+            return _ready(answer, stream)
         generator = self.generator
-        passages = fit_budget(passages, self.config.context_tokens, generator.count_tokens)
-        messages = build_messages(question, passages)
-        pieces = generator.stream(
-            messages, max_tokens=self.config.max_answer_tokens, temperature=self.config.temperature
+        excerpts = trim_passages(
+            passages, scored, budget=config.context_tokens, max_passages=config.prompt_passages,
+            per_passage=config.passage_sentences, count_tokens=generator.count_tokens,
+        )
+        messages = build_messages(question, [e.passage for e in excerpts])
+        raw = generator.stream(
+            messages, max_tokens=config.max_answer_tokens, temperature=config.temperature
         )
         prompt_tokens = generator.prompt_tokens(messages)
+        written: list[str] = []
 
-        def finish(text: str) -> Answer:
-            return self._check(question, text, passages, prompt_tokens)
+        def record() -> Iterator[str]:
+            for piece in raw:
+                written.append(piece)
+                yield piece
 
-        result = AnswerStream(pieces, finish)
+        def finish(_shown: str) -> Answer:
+            # Checked from what the model wrote, so invalid markers are reported.
+            return self._check(question, "".join(written), excerpts, prompt_tokens, strict)
+
+        # What streams to the reader never shows a marker to a passage that was not given.
+        shown = drop_invalid_markers(record(), len(excerpts))
+        result = AnswerStream(shown, finish)
         return result if stream else result.answer
 
-    def _check(self, question: str, raw: str, passages: list[Passage], prompt_tokens: int) -> Answer:
-        """Validate the citations of a generated answer against the passages it was given."""
-        given = set(range(1, len(passages) + 1))
-        cited = parse_citations(raw)
-        invalid = tuple(n for n in cited if n not in given)
-        text = strip_invalid(raw, given)
-        abstained = is_abstention(text)
-        numbers = [n for n in cited if n in given]
-        inferred = False
-        if not numbers and not abstained and text:
-            # The model gave no usable marker: attribute each sentence to the passage that
-            # supports it best, and say so, rather than show an answer with no source.
-            parts = sentences(text) or [text]
-            vectors = self.encoder.encode(parts + [p.text for p in passages])
-            numbers = attribute(
-                text, question, [p.text for p in passages], vectors[: len(parts)],
-                vectors[len(parts) :],
-            )
-            inferred = True
-        citations = tuple(
-            Citation(
-                n=n, path=passages[n - 1].path, page=passages[n - 1].page,
-                heading=passages[n - 1].heading, text=passages[n - 1].text,
-                score=passages[n - 1].similarity, inferred=inferred,
-            )
-            for n in numbers
-        )
-        if abstained:
-            text, citations = IDK if not text else text, ()
-        return Answer(question, text, citations, tuple(passages), abstained, invalid, prompt_tokens)
+    def _check(
+        self, question: str, raw: str, excerpts: list[Excerpt], prompt_tokens: int, strict: bool
+    ) -> Answer:
+        """Check a generated answer: citations against the passages given, each sentence
+        against the passages it cites."""
+        passages = tuple(e.passage for e in excerpts)
+        invalid = tuple(n for n in parse_citations(raw) if not 1 <= n <= len(passages))
+        if not raw.strip() or is_abstention(raw):
+            return Answer(question, IDK, (), passages, True, invalid, prompt_tokens)
+        checked = tuple(check_claims(
+            raw, question, [e.sentences for e in excerpts], self.encoder.encode,
+            threshold=self.config.support_threshold,
+        ))
+        shown = [s for s in checked if s.supported or not strict]
+        if not shown:
+            return Answer(question, NOTHING_SUPPORTED, (), passages, True, invalid, prompt_tokens,
+                          checked)
+        return Answer(question, render(shown), _citations(passages, shown), passages, False,
+                      invalid, prompt_tokens, checked)
 
+
+def _ready(answer: Answer, stream: bool) -> Answer | AnswerStream:
+    """An answer known before any model runs, as an answer or a one-piece stream."""
+    return AnswerStream(iter([answer.text]), lambda _text: answer) if stream else answer
+
+
+def _citations(passages: Sequence[Passage], sentences: Sequence[AnswerSentence]) -> tuple[Citation, ...]:
+    """One citation per passage the sentences cite, in order of first citation; inferred
+    when ragkit, not the model, chose every sentence's citation of it."""
+    numbers = list(dict.fromkeys(n for s in sentences for n in s.citations))
+    return tuple(
+        Citation(
+            n=n, path=passages[n - 1].path, page=passages[n - 1].page,
+            heading=passages[n - 1].heading, text=passages[n - 1].text,
+            score=passages[n - 1].similarity,
+            inferred=all(s.inferred for s in sentences if n in s.citations),
+        )
+        for n in numbers
+    )

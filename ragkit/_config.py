@@ -43,10 +43,24 @@ class Config:
     top_k: int = 4
     candidates: int = 40
     rrf_k: int = 60
+    # Neighbouring chunks added on each side of a retrieved one, for context (0: none).
+    expand_neighbors: int = 0
     # Cosine similarity of the best passage below which ragkit abstains without the model.
     min_similarity: float = 0.25
-    # Passage budget in generator tokens; the rest of n_ctx holds system prompt, question, answer.
-    context_tokens: int = 1200
+    # Asking: the best ``ask_passages`` are cut to their most relevant sentences (at most
+    # ``passage_sentences`` each) and at most ``prompt_passages`` of them are packed into
+    # ``context_tokens`` generator tokens. Prompt reading dominates time to first token on a
+    # CPU (~125 tokens/s for Qwen-0.5B on 2 cores), so the budget is small; see README
+    # "Prompt budget" for the measurements behind these values.
+    ask_passages: int = 6
+    prompt_passages: int = 4
+    passage_sentences: int = 3
+    context_tokens: int = 220
+    # An answer sentence is supported when the passage it cites holds enough of its new
+    # words and is close enough in meaning (see _support.support; measured in README).
+    support_threshold: float = 0.75
+    # Extractive answers quote at most this many sentences.
+    extract_sentences: int = 3
     n_ctx: int = 4096
     max_answer_tokens: int = 320
     temperature: float = 0.0
@@ -70,6 +84,11 @@ class Config:
         if self.top_k < 1 or self.candidates < self.top_k:
             raise ConfigError(
                 f"top_k ({self.top_k}) must be >= 1 and candidates ({self.candidates}) >= top_k."
+            )
+        if min(self.ask_passages, self.prompt_passages, self.passage_sentences) < 1:
+            raise ConfigError(
+                f"ask_passages ({self.ask_passages}), prompt_passages ({self.prompt_passages}) "
+                f"and passage_sentences ({self.passage_sentences}) must all be >= 1."
             )
         if self.context_tokens + self.max_answer_tokens + 256 > self.n_ctx:
             raise ConfigError(

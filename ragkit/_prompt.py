@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from ragkit._types import Passage
+from ragkit._support import ScoredSentence
+from ragkit._types import AnswerSentence, Passage
 
-__all__ = ["SYSTEM_PROMPT", "IDK", "build_messages", "parse_citations", "strip_invalid", "is_abstention"]
+__all__ = [
+    "IDK",
+    "SYSTEM_PROMPT",
+    "Excerpt",
+    "build_messages",
+    "drop_invalid_markers",
+    "is_abstention",
+    "parse_citations",
+    "render",
+    "trim_passages",
+]
 
 # Fixed and first in every prompt, so llama.cpp can reuse its KV cache across questions.
 SYSTEM_PROMPT = (
@@ -19,11 +32,19 @@ SYSTEM_PROMPT = (
 IDK = "I don't know."
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_IDK = re.compile(r"^\W*(i\s+do\s*n[o']?t\s+know|i\s+don't\s+know|i\s+cannot\s+answer)", re.I)
+_SPACED_MARKER = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
+_OPEN_TAIL = re.compile(r"\s*(?:\[[\d,\s]*)?$")
+# Small models decline in a few stock phrasings besides the one they are asked for.
+_IDK = re.compile(
+    r"^\W*(i\s+do\s*n[o']?t\s+know|i\s+don't\s+know|i\s+cannot\s+answer"
+    r"|(the\s+)?(given\s+)?passages?\s+do(es)?\s*n[o']?t\s+(contain|mention|say|state|provide)"
+    r"|there\s+is\s+no\s+(information|mention))",
+    re.I,
+)
 
 
-def format_passage(n: int, passage: Passage) -> str:
-    return f"[{n}] ({passage.location})\n{passage.text}"
+def format_passage(n: int, passage: Passage, text: str | None = None) -> str:
+    return f"[{n}] ({passage.location})\n{passage.text if text is None else text}"
 
 
 # A worked example in the fixed prefix: small models copy the citation style they are shown
@@ -34,6 +55,62 @@ _EXAMPLE_USER = (
     "days and renewed twice.\n\nQuestion: How long can I keep a book?"
 )
 _EXAMPLE_ANSWER = "You can borrow a book for 21 days and renew it twice [2]."
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A passage cut to the sentences shown to the model (``passage.text`` joins them)."""
+
+    passage: Passage
+    sentences: tuple[ScoredSentence, ...]
+
+
+def trim_passages(
+    passages: Sequence[Passage],
+    scored: Sequence[Sequence[ScoredSentence]],
+    *,
+    budget: int,
+    max_passages: int,
+    per_passage: int,
+    count_tokens: Callable[[str], int],
+) -> list[Excerpt]:
+    """The passages cut down to their most relevant sentences, within ``budget`` tokens.
+
+    Sentences are taken best first (``scored`` holds one list per passage, from
+    :func:`ragkit._support.score_sentences`): a passage joins while fewer than
+    ``max_passages`` have, keeps at most ``per_passage`` sentences, and a sentence that
+    would overflow the budget is skipped (the best one is always kept). Passages come back
+    ordered by their best sentence, their sentences in reading order with "…" marking a gap;
+    a sentence repeated by an overlapping chunk is kept once.
+    """
+    chosen: dict[int, list[int]] = {}
+    seen: set[str] = set()
+    used = 0
+    for s in sorted((s for group in scored for s in group), key=lambda s: -s.score):
+        if s.text in seen or len(chosen.get(s.passage, ())) >= per_passage:
+            continue
+        joining = s.passage not in chosen
+        if joining and len(chosen) >= max_passages:
+            continue
+        cost = count_tokens(s.text)
+        if joining:
+            cost += count_tokens(format_passage(len(chosen) + 1, passages[s.passage], ""))
+        if seen and used + cost > budget:
+            continue
+        chosen.setdefault(s.passage, []).append(s.position)
+        seen.add(s.text)
+        used += cost
+    trimmed = []
+    for index, positions in chosen.items():
+        kept = [scored[index][position] for position in sorted(positions)]
+        parts: list[str] = []
+        for before, sentence in zip([None, *kept], kept):
+            if before is not None and sentence.position != before.position + 1:
+                parts.append("…")
+            parts.append(sentence.text)
+        text = " ".join(parts)
+        trimmed.append(Excerpt(dataclasses.replace(passages[index], text=text), tuple(kept)))
+    return trimmed
 
 
 def user_message(question: str, passages: Sequence[Passage]) -> str:
@@ -61,15 +138,35 @@ def parse_citations(text: str) -> list[int]:
     return list(seen)
 
 
-def strip_invalid(text: str, valid: set[int]) -> str:
-    """``text`` with every citation number outside ``valid`` removed (and empty markers)."""
-
+def _drop_invalid(text: str, count: int) -> str:
     def keep(match: re.Match[str]) -> str:
-        numbers = [p.strip() for p in match.group(1).split(",") if int(p) in valid]
-        return f"[{', '.join(numbers)}]" if numbers else ""
+        numbers = [p.strip() for p in match.group(2).split(",") if 1 <= int(p) <= count]
+        return f"{match.group(1)}[{', '.join(numbers)}]" if numbers else ""
 
-    cleaned = _MARKER.sub(keep, text)
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    return _SPACED_MARKER.sub(keep, text)
+
+
+def drop_invalid_markers(pieces: Iterable[str], count: int) -> Iterator[str]:
+    """Streamed ``pieces`` with every citation to a passage outside ``1..count`` removed.
+
+    Text that may still turn into a marker (trailing spaces, an unclosed ``[12``) is held
+    back until the next piece settles it, so an invalid number is never shown, even briefly.
+    """
+    pending = ""
+    for piece in pieces:
+        pending += piece
+        hold = _OPEN_TAIL.search(pending)
+        cut = hold.start() if hold else len(pending)
+        if cut:
+            yield _drop_invalid(pending[:cut], count)
+            pending = pending[cut:]
+    if pending:
+        yield _drop_invalid(pending, count)
+
+
+def render(sentences: Sequence[AnswerSentence]) -> str:
+    """The answer's text from its checked sentences, each with its ``[n]`` before the stop."""
+    return " ".join(s.cited_text for s in sentences)
 
 
 def is_abstention(text: str) -> bool:

@@ -1,21 +1,55 @@
-"""Which passage supports an answer sentence: word overlap first, vector similarity second."""
+"""Sentences, their relevance to a question, and how well passages support an answer's claims.
+
+Everything here is plain logic over texts and vectors; the encoder is passed in as a
+function, so the Assistant decides when a model runs and tests can use a stand-in.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["attribute", "sentences", "content_words"]
+from ragkit._types import AnswerSentence
+
+__all__ = [
+    "Encode",
+    "ScoredSentence",
+    "VERBATIM_SUPPORT",
+    "answer_sentences",
+    "check_claims",
+    "content_words",
+    "is_heading",
+    "passage_sentences",
+    "score_sentences",
+    "sentences",
+    "support",
+]
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+"""Texts to L2-normalised vectors, one row each (``Encoder.encode``)."""
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+", re.UNICODE)
+# A line that starts a list item, a heading or a numbered clause begins a new sentence even
+# when the line before it has no full stop.
+_ITEM = re.compile(r"^\s*(?:[-*•+]\s|#{1,6}\s|\d+(?:\.\d+)+\s|\d+[.)]\s|\(?[a-z0-9]\)\s)")
+_RULE = re.compile(r"^[-=_+| ]{3,}$")
 _STOP = frozenset(
-    "a an and are as at be been by can could do does for from has have how i if in into is it "
-    "its may must not of on or our over should so than that the their then there these they "
-    "this to under up was we were what when where which who why will with you your".split()
+    "a an and are as at be been by can could did do does for from had has have how i if in "
+    "into is it its may me must my not of on or our over should so than that the their them "
+    "then there these they this to under up was we were what when where which who whom whose "
+    "why will with would you your".split()
 )
+# Question words weigh this much against the encoder's cosine when ranking sentences: a
+# sentence that repeats the question's rare words is usually the one that answers it.
+_OVERLAP_WEIGHT = 0.5
+# In a claim's support, the encoder's cosine counts this much beside word coverage.
+_COSINE_WEIGHT = 0.5
+VERBATIM_SUPPORT = 1.0 + _COSINE_WEIGHT
+"""The support of a sentence quoted from the passage itself: every word, cosine 1."""
 
 
 def sentences(text: str) -> list[str]:
@@ -23,42 +57,181 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
+def passage_sentences(text: str) -> list[str]:
+    """The sentences of a passage, undoing hard line wraps (PDF text) but keeping list
+    items, headings, title lines and table rows apart."""
+    blocks: list[list[str]] = []
+    previous = ""
+    table = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            previous, table = "", False
+            continue
+        if _RULE.match(stripped):
+            # A ruled table: each row below the rule is a record of its own.
+            previous, table = "", True
+            continue
+        if not blocks or not previous or table or is_heading(previous) or _ITEM.match(line):
+            blocks.append([])
+        blocks[-1].append(stripped)
+        previous = stripped
+    found = []
+    for block in blocks:
+        found.extend(sentences(" ".join(block).lstrip("#-*•+ ")))
+    return found
+
+
+def is_heading(line: str) -> bool:
+    """Whether ``line`` reads as a heading: Markdown ``#`` or Title Case without a stop.
+
+    PDF text wraps lines mid-sentence; this is how a title line is told apart.
+    """
+    if line.startswith("#"):
+        return True
+    words = re.findall(r"[^\W\d_]+", line)
+    long_words = [w for w in words if len(w) > 3]
+    # One capitalised long word among short ones ("The Landlord may") is a wrapped sentence.
+    enough = len(long_words) >= 2 or len(words) <= 2
+    return (
+        bool(long_words) and enough and line[-1] not in ".,;:!?"
+        and all(w[0].isupper() for w in long_words)
+    )
+
+
+def _stem(word: str) -> str:
+    # Enough to match "Normans"/"Norman" and "refunded"/"refund" without a stemmer library.
+    for suffix in ("ies", "es", "s", "ed", "ing"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def content_words(text: str) -> set[str]:
-    """Lower-cased words and numbers of ``text`` without stop words."""
-    return {w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in _STOP}
+    """Lower-cased, lightly stemmed words and numbers of ``text`` without stop words."""
+    return {_stem(w) for w in (t.lower() for t in _TOKEN.findall(text)) if w not in _STOP}
 
 
-def attribute(
+@dataclass(frozen=True)
+class ScoredSentence:
+    """One sentence of a passage with its relevance to the question."""
+
+    passage: int
+    """Index of the passage in the list that was scored."""
+    position: int
+    """Index of the sentence within its passage."""
+    text: str
+    score: float
+    """Encoder cosine to the question plus a share of the question's words it contains."""
+    vector: np.ndarray = field(repr=False, compare=False)
+
+
+def score_sentences(
+    question: str, passages: Sequence[str], encode: Encode
+) -> list[list[ScoredSentence]]:
+    """Every sentence of every passage, scored against ``question`` (one list per passage)."""
+    split = [passage_sentences(p) or [p.strip()] for p in passages]
+    flat = [s for group in split for s in group]
+    vectors = encode([question, *flat])
+    cosines = vectors[1:] @ vectors[0]
+    asked = content_words(question)
+    scored: list[list[ScoredSentence]] = []
+    row = 0
+    for i, group in enumerate(split):
+        scored.append([])
+        for j, text in enumerate(group):
+            overlap = len(content_words(text) & asked) / max(1, len(asked))
+            score = float(cosines[row]) + _OVERLAP_WEIGHT * overlap
+            scored[i].append(ScoredSentence(i, j, text, score, vectors[row + 1]))
+            row += 1
+    return scored
+
+
+def _weights(text: str, exclude: set[str]) -> dict[str, float]:
+    """The content words of ``text`` not in ``exclude``, weighted by how much a wrong one
+    costs: numbers 3, names (capitalised inside the sentence) 2, other words 1."""
+    weights: dict[str, float] = {}
+    for i, token in enumerate(_TOKEN.findall(text)):
+        word = token.lower()
+        if word in _STOP or _stem(word) in exclude:
+            continue
+        weight = 3.0 if token[0].isdigit() else 2.0 if i and token[0].isupper() else 1.0
+        weights[_stem(word)] = max(weight, weights.get(_stem(word), 0.0))
+    return weights
+
+
+def support(claim: dict[str, float], vector: np.ndarray, evidence: Sequence[ScoredSentence]) -> float:
+    """How well ``evidence`` (a passage's sentences) backs a claim.
+
+    ``claim`` holds the claim's novel words (those not already in the question) with their
+    weights; the support is the weighted share of them found in the passage plus half the
+    encoder cosine of the claim (``vector``) to its closest sentence there. A claim that
+    adds no word to its question asserts nothing new and is fully covered.
+    """
+    words = set().union(*(content_words(s.text) for s in evidence)) if evidence else set()
+    total = sum(claim.values())
+    covered = sum(w for word, w in claim.items() if word in words) / total if total else 1.0
+    closest = max((float(vector @ s.vector) for s in evidence), default=0.0)
+    return covered + _COSINE_WEIGHT * closest
+
+
+def check_claims(
     answer: str,
     question: str,
-    passages: Sequence[str],
-    sentence_vectors: np.ndarray,
-    passage_vectors: np.ndarray,
-) -> list[int]:
-    """The 1-based numbers of the passages that best support each sentence of ``answer``.
+    evidence: Sequence[Sequence[ScoredSentence]],
+    encode: Encode,
+    *,
+    threshold: float,
+) -> list[AnswerSentence]:
+    """Split ``answer`` into sentences and check each against the passages it cites.
 
-    An answer restates much of its question, so only the words it adds count as evidence;
-    a number the answer shares with one passage alone is the strongest sign of its source.
-    ``sentence_vectors`` holds one row per item of :func:`sentences` of ``answer``.
+    ``evidence[i]`` holds the sentences passage ``i + 1`` showed the model. A sentence keeps
+    the model's citations when one of them supports it; otherwise (no marker, or markers to
+    passages that do not back it while another does) the best supporting passage is cited
+    instead and the sentence is marked ``inferred``. ``supported`` is whether the support
+    reaches ``threshold``.
     """
+    parts = answer_sentences(answer)
+    if not parts or not evidence:
+        return []
+    texts = [text for text, _ in parts]
+    vectors = encode(texts)
     asked = content_words(question)
-    words = [content_words(p) for p in passages]
-    similarity = sentence_vectors @ passage_vectors.T
-    chosen: list[int] = []
-    for row, sentence in enumerate(sentences(answer)):
-        novel = content_words(sentence) - asked
-        if not novel:
-            continue
+    checked = []
+    for (text, markers), vector in zip(parts, vectors):
+        novel = _weights(text, asked)
+        scores = [support(novel, vector, passage) for passage in evidence]
+        given = [n for n in markers if 1 <= n <= len(evidence)]
+        best_given = max((scores[n - 1] for n in given), default=-1.0)
+        best = int(np.argmax(scores)) + 1
+        if given and (best_given >= threshold or scores[best - 1] < threshold):
+            checked.append(AnswerSentence(text, tuple(given), best_given, best_given >= threshold))
+        else:
+            score = scores[best - 1]
+            checked.append(AnswerSentence(text, (best,), score, score >= threshold, True))
+    return checked
 
-        def weight(w: str) -> float:
-            return 3.0 if w[0].isdigit() else 1.0
 
-        total = sum(weight(w) for w in novel)
-        scores = [
-            sum(weight(w) for w in novel & words[i]) / total + 0.5 * float(similarity[row, i])
-            for i in range(len(passages))
-        ]
-        best = int(np.argmax(scores))
-        if best + 1 not in chosen:
-            chosen.append(best + 1)
-    return chosen
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for m in _MARKER.finditer(text) for n in m.group(1).split(",")]
+
+
+def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """The sentences of an answer, each without its ``[n]`` markers and with their numbers.
+
+    A marker written after the full stop ("... in 1974. [1]") belongs to the sentence before.
+    """
+    found: list[tuple[str, list[int]]] = []
+    for piece in sentences(answer):
+        lead = _LEADING_MARKERS.match(piece)
+        if found and lead:
+            found[-1][1].extend(_numbers(lead.group(0)))
+            piece = piece[lead.end() :]
+        text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece)).strip()
+        if re.search(r"\w", text):
+            found.append((text, _numbers(piece)))
+    return found

@@ -46,6 +46,32 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer, checked against the passages the model was given."""
+
+    text: str
+    """The sentence without its ``[n]`` markers."""
+    citations: tuple[int, ...]
+    """Numbers of the passages (1-based, as in ``Answer.passages``) it rests on."""
+    support: float
+    """How well the best cited passage backs it: the share of the sentence's new words
+    (those not in the question) found there plus half the encoder cosine to its closest
+    sentence (about 0..1.5)."""
+    supported: bool
+    """Whether ``support`` reaches ``Config.support_threshold``."""
+    inferred: bool = False
+    """True when ragkit chose the citations: the model cited nothing that supports it."""
+
+    @property
+    def cited_text(self) -> str:
+        """The sentence with its ``[n]`` markers before the final stop."""
+        text = self.text
+        marker = f" [{', '.join(map(str, self.citations))}]" if self.citations else ""
+        stop = text[-1] if text[-1] in ".!?" else ""
+        return f"{text[: len(text) - len(stop)]}{marker}{stop or '.'}"
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer with its citations and the passages it was given."""
 
@@ -58,6 +84,18 @@ class Answer:
     invalid_citations: tuple[int, ...] = ()
     """Markers the model wrote that point at no given passage; removed from ``text``."""
     prompt_tokens: int = 0
+    sentences: tuple[AnswerSentence, ...] = ()
+    """Every sentence the model wrote, with its citations and support (in strict mode the
+    unsupported ones are left out of ``text`` but kept here)."""
+    mode: str = "generate"
+    """``"generate"`` (the language model wrote it) or ``"extractive"`` (quoted sentences)."""
+    note: str = ""
+    """Why the answer is not what was asked for, e.g. extractive because no generator pack."""
+
+    @property
+    def unsupported(self) -> tuple[AnswerSentence, ...]:
+        """The sentences no given passage supports well enough."""
+        return tuple(s for s in self.sentences if not s.supported)
 
 
 @dataclass(frozen=True)

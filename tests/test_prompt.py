@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ragkit import Passage
-from ragkit._prompt import SYSTEM_PROMPT, build_messages, is_abstention, parse_citations, strip_invalid
+from ragkit._prompt import (
+    SYSTEM_PROMPT,
+    build_messages,
+    drop_invalid_markers,
+    is_abstention,
+    parse_citations,
+    trim_passages,
+)
 from ragkit._retrieval import fit_budget, rrf
+from ragkit._support import answer_sentences, passage_sentences, score_sentences
 
 
 def passage(n: int, text: str = "text", page: int | None = None) -> Passage:
@@ -27,9 +37,27 @@ def test_parse_citations_handles_lists_and_repeats() -> None:
     assert parse_citations("no markers, [x] or [ ]") == []
 
 
-def test_invalid_citations_are_removed() -> None:
-    assert strip_invalid("Open at 8 [1]. Closed [7].", {1, 2}) == "Open at 8 [1]. Closed."
-    assert strip_invalid("Both [1, 9].", {1}) == "Both [1]."
+def test_invalid_citations_never_stream_even_split_across_pieces() -> None:
+    pieces = ["Open at 8 [", "1]. Closed ", "[", "7", "]. Both [1,", " 9]. End [2]"]
+    shown = list(drop_invalid_markers(iter(pieces), 2))
+    assert "".join(shown) == "Open at 8 [1]. Closed. Both [1]. End [2]"
+    assert not any("7" in piece or "9" in piece for piece in shown)
+
+
+def test_answer_sentences_attach_markers_written_after_the_stop() -> None:
+    assert answer_sentences('It is "official". [1] Next one [2, 3]. Last [9]. [4]') == [
+        ('It is "official".', [1]), ("Next one.", [2, 3]), ("Last.", [9, 4])]
+    assert answer_sentences("No markers") == [("No markers", [])]
+
+
+def test_passage_sentences_undo_pdf_wraps_but_keep_items_and_titles() -> None:
+    text = ("Commercial Office Lease - Suite 410\nArticle 2.1 Amount. On signing the Tenant\n"
+            "shall pay $19,350.00.\n2.2 Use. The Landlord may\napply it.\n\n## Visitors\n\n"
+            "- Every visitor signs in\nat the desk.\n- Badges are returned.")
+    assert passage_sentences(text) == [
+        "Commercial Office Lease - Suite 410", "Article 2.1 Amount.",
+        "On signing the Tenant shall pay $19,350.00.", "2.2 Use.", "The Landlord may apply it.",
+        "Visitors", "Every visitor signs in at the desk.", "Badges are returned."]
 
 
 def test_abstention_detection() -> None:
@@ -42,6 +70,33 @@ def test_rrf_rewards_agreement() -> None:
     fused = rrf([[1, 2, 3], [3, 1]], k=60)
     assert max(fused, key=fused.get) == 1
     assert fused[3] > fused[2]
+
+
+def _one_hot_encode(texts):
+    """A stand-in encoder: one dimension per distinct first word, so cosine is 1 or 0."""
+    vocab: dict[str, int] = {}
+    rows = [vocab.setdefault(t.split()[0].lower(), len(vocab)) for t in texts]
+    out = np.zeros((len(texts), 64), dtype=np.float32)
+    out[np.arange(len(texts)), rows] = 1
+    return out
+
+
+def test_trimming_keeps_the_best_sentences_in_order_within_budget() -> None:
+    ps = [passage(1, "Alpha one. Bravo two. Question words here. Delta four."),
+          passage(2, "Question words again. Echo five."),
+          passage(3, "Foxtrot six. Golf seven.")]
+    scored = score_sentences("Question words?", [p.text for p in ps], _one_hot_encode)
+    words = lambda t: len(t.split())  # noqa: E731
+    excerpts = trim_passages(ps, scored, budget=12, max_passages=2, per_passage=2,
+                             count_tokens=words)
+    # Best sentences first (headers "[n] (f1.pdf)" cost 2 words each), ties in reading
+    # order; a third passage may not join; kept sentences in reading order, gaps marked.
+    assert [e.passage.chunk_id for e in excerpts] == [1, 2]
+    assert [e.passage.text for e in excerpts] == [
+        "Alpha one. … Question words here.", "Question words again."]
+    # The best sentence is kept even when it alone is over budget.
+    tight = trim_passages(ps, scored, budget=1, max_passages=4, per_passage=3, count_tokens=words)
+    assert [s.text for e in tight for s in e.sentences] == ["Question words here."]
 
 
 def test_budget_keeps_leading_passages_and_at_least_one() -> None:

@@ -1,0 +1,46 @@
+"""Extractive answers: the documents' own best sentences, quoted with citations, no model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ragkit._support import VERBATIM_SUPPORT, ScoredSentence, content_words, is_heading
+from ragkit._types import AnswerSentence, Passage
+
+__all__ = ["extract"]
+
+# A runner-up sentence is quoted too only when it scores nearly as well as the best one;
+# further down it is more often a neighbouring fact than part of the answer.
+_MARGIN = 0.1
+# Headings and clause titles ("2.3 Reduction.") score well on words alone and say nothing.
+_MIN_WORDS = 4
+
+
+def _informative(sentence: ScoredSentence) -> bool:
+    return len(content_words(sentence.text)) >= _MIN_WORDS and not is_heading(sentence.text)
+
+
+def extract(
+    passages: Sequence[Passage],
+    scored: Sequence[Sequence[ScoredSentence]],
+    max_sentences: int,
+) -> tuple[tuple[Passage, ...], tuple[AnswerSentence, ...]]:
+    """The best sentences (at most ``max_sentences``, best first) and the passages they come
+    from, numbered in order of first use."""
+    ranked = sorted(
+        (s for group in scored for s in group if _informative(s)),
+        key=lambda s: -s.score,
+    ) or sorted((s for group in scored for s in group), key=lambda s: -s.score)
+    picked: list[ScoredSentence] = []
+    for sentence in ranked:
+        if len(picked) == max_sentences or sentence.score < ranked[0].score - _MARGIN:
+            break
+        if all(sentence.text != p.text for p in picked):
+            picked.append(sentence)
+    order = list(dict.fromkeys(s.passage for s in picked))
+    shown = tuple(passages[i] for i in order)
+    quoted = tuple(
+        AnswerSentence(s.text, (order.index(s.passage) + 1,), VERBATIM_SUPPORT, True)
+        for s in picked
+    )
+    return shown, quoted
