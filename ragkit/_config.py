@@ -62,7 +62,9 @@ class Config:
     # Extractive answers quote at most this many sentences.
     extract_sentences: int = 3
     n_ctx: int = 4096
-    max_answer_tokens: int = 320
+    # Answers are one to three short sentences (~30-90 tokens); generation runs at ~40
+    # tokens/s on 2 idle cores, so a runaway answer is cut off after ~5 s.
+    max_answer_tokens: int = 200
     temperature: float = 0.0
     threads: int | None = None
     # Parsing runs in worker processes, each file under these limits (workers=0: in-process).

@@ -10,6 +10,16 @@ from ragkit._packs import ModelPack
 __all__ = ["Generator"]
 
 
+# Greedy decoding of a small model can fall into a loop ("the Faroe Islands, the Åland
+# islands, and the Faroe Islands, ..."); once its last this-many characters already appeared
+# earlier in the answer, the rest would only repeat, and on a loaded CPU cost seconds.
+_LOOP_CHARS = 40
+
+
+def _looping(text: str) -> bool:
+    return len(text) > 3 * _LOOP_CHARS and text[-_LOOP_CHARS:] in text[:-_LOOP_CHARS]
+
+
 class Generator:
     """Chat completion with a generator pack's GGUF, using the model's own chat template."""
 
@@ -48,7 +58,8 @@ class Generator:
     def stream(
         self, messages: Sequence[dict[str, str]], *, max_tokens: int, temperature: float
     ) -> Iterator[str]:
-        """Yield the answer's text as the model writes it."""
+        """Yield the answer's text as the model writes it, stopping early if it loops."""
+        written = ""
         try:
             chunks = self.llm.create_chat_completion(
                 messages=list(messages),  # type: ignore[arg-type]
@@ -62,6 +73,10 @@ class Generator:
                 delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
                 if delta:
                     yield delta
+                    written += delta
+                    if _looping(written):
+                        chunks.close()  # type: ignore[union-attr]
+                        return
         except ValueError as exc:
             raise GenerationError(
                 f"the prompt does not fit the model's context ({exc}); lower context_tokens or "
