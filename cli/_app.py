@@ -541,3 +541,31 @@ def eval_ingest(obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: 
         return
     for line in bench.lines():
         out.print(line, highlight=False, soft_wrap=True)
+
+
+@eval_.command("qa")
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="SQuAD-format JSON (v1.1, or v2.0 with unanswerable questions).")
+@click.option("--n", "n", type=click.IntRange(1), default=200, show_default=True,
+              help="Answerable questions to ask, and as many unanswerable ones (v2).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option("--pipeline", "pipelines", multiple=True,
+              type=click.Choice(["ragkit", "baseline", "extractive"]),
+              help="Pipelines to measure (repeatable; default: all three).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_qa(obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[str, ...],
+            as_json: bool) -> None:
+    """Exact match, F1, citation hit, abstention and speed: ragkit against a naive baseline."""
+    from ragkit._eval_qa import PIPELINES, evaluate_qa, load_squad
+
+    data = _run(lambda: load_squad(dataset))
+    with _pack_bar() as bar:
+        report = _run(lambda: evaluate_qa(
+            data, obj.config, name=dataset.name, n=n, seed=seed,
+            pipelines=pipelines or PIPELINES, progress=_PackProgress(bar)))
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        return
+    for line in report.lines():
+        out.print(line, highlight=False, soft_wrap=True)

@@ -1,0 +1,341 @@
+"""`ragkit eval qa`: answer quality, citations, abstention and speed on SQuAD-format data.
+
+Every paragraph of the data set is indexed as a document (``Title#p12``), a seeded sample of
+questions is asked, and each pipeline answers the same questions in the same run:
+
+- ``ragkit``: :meth:`Assistant.ask` as a user gets it (trimmed prompt, checked citations,
+  abstention);
+- ``baseline``: the naive recipe: the top-5 raw chunks stuffed into a plain prompt, no
+  trimming, no worked example, no abstention threshold, the model's own markers taken as
+  they are;
+- ``extractive``: :meth:`Assistant.ask` with ``mode="extractive"`` (no language model).
+
+The two model pipelines alternate question by question, each on its own llama.cpp instance,
+so each keeps its own KV prefix and both see the same machine load.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+import re
+import statistics
+import string
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ragkit._config import Config
+from ragkit._errors import ConfigError
+from ragkit._eval_retrieval import percentile
+from ragkit._generator import Generator
+from ragkit._prompt import is_abstention, parse_citations, user_message
+from ragkit._types import IngestProgress
+
+if TYPE_CHECKING:
+    from ragkit._assistant import Assistant
+
+__all__ = [
+    "PIPELINES",
+    "QaReport",
+    "QaRow",
+    "SquadData",
+    "SquadQuestion",
+    "evaluate_qa",
+    "exact_match",
+    "load_squad",
+    "normalize_answer",
+    "token_f1",
+]
+
+PIPELINES = ("ragkit", "baseline", "extractive")
+
+BASELINE_SYSTEM = (
+    "Answer the question using the passages below. Cite the passages you use as [1], [2], etc. "
+    "If the passages do not contain the answer, say that you don't know."
+)
+BASELINE_PASSAGES = 5
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    """Gold answers; empty for an unanswerable question."""
+    source: str
+    """The paragraph the question was written on, as indexed: ``Title#p12``."""
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+@dataclass(frozen=True)
+class SquadData:
+    paragraphs: list[tuple[str, str, str]]
+    """``(source, text, title)`` for every paragraph."""
+    questions: list[SquadQuestion]
+
+
+def load_squad(path: str | Path) -> SquadData:
+    """Read a SQuAD v1.1 or v2.0 JSON file (v2's ``is_impossible`` questions have no answers)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles = data["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a SQuAD JSON file ({exc}).") from exc
+    paragraphs, questions = [], []
+    for article in articles:
+        title = str(article.get("title", "")).replace("_", " ")
+        for i, paragraph in enumerate(article.get("paragraphs", [])):
+            source = f"{article.get('title', '')}#p{i}"
+            paragraphs.append((source, paragraph["context"], title))
+            for qa in paragraph.get("qas", []):
+                answers = () if qa.get("is_impossible") else tuple(
+                    dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                questions.append(SquadQuestion(str(qa["id"]), qa["question"], answers, source))
+    if not questions:
+        raise ConfigError(f"{path}: holds no questions.")
+    return SquadData(paragraphs, questions)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(c for c in text.lower() if c not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, golds: Sequence[str]) -> float:
+    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in golds))
+
+
+def token_f1(prediction: str, golds: Sequence[str]) -> float:
+    """The best token-overlap F1 of ``prediction`` against any gold answer (SQuAD's)."""
+    best = 0.0
+    predicted = normalize_answer(prediction).split()
+    for gold in golds:
+        expected = normalize_answer(gold).split()
+        if not predicted or not expected:
+            best = max(best, float(predicted == expected))
+            continue
+        common = sum((collections.Counter(predicted) & collections.Counter(expected)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(expected)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+@dataclass
+class _Result:
+    question: SquadQuestion
+    text: str
+    abstained: bool
+    cited: set[str]
+    given: set[str]
+    prompt_tokens: int
+    ttft: float | None
+    tokens_per_s: float | None
+
+
+@dataclass(frozen=True)
+class QaRow:
+    """One pipeline's figures (``None`` where a figure does not apply)."""
+
+    pipeline: str
+    exact_match: float
+    f1: float
+    citation_hit: float
+    """Share of answered answerable questions citing their source paragraph."""
+    source_in_prompt: float
+    """Share of answerable questions whose source paragraph was among the passages given."""
+    abstain_unanswerable: float | None
+    abstain_answerable: float
+    ttft_p50: float | None
+    ttft_p95: float | None
+    tokens_per_s: float | None
+    prompt_tokens: float | None
+
+
+@dataclass
+class QaReport:
+    dataset: str
+    paragraphs: int
+    answerable: int
+    unanswerable: int
+    seed: int
+    rows: list[QaRow] = field(default_factory=list)
+
+    _FIGURES = (
+        ("exact match (answerable)", "exact_match", "{:.3f}"),
+        ("token F1 (answerable)", "f1", "{:.3f}"),
+        ("citation hit (answered answerable)", "citation_hit", "{:.3f}"),
+        ("source paragraph in prompt", "source_in_prompt", "{:.3f}"),
+        ("abstain on unanswerable", "abstain_unanswerable", "{:.3f}"),
+        ("abstain on answerable", "abstain_answerable", "{:.3f}"),
+        ("time to first token p50 (s)", "ttft_p50", "{:.2f}"),
+        ("time to first token p95 (s)", "ttft_p95", "{:.2f}"),
+        ("generation tokens/s", "tokens_per_s", "{:.1f}"),
+        ("mean prompt tokens", "prompt_tokens", "{:.0f}"),
+    )
+
+    def lines(self) -> list[str]:
+        """A title line, then one line per figure with every pipeline side by side."""
+        out = [f"{self.dataset}: {self.paragraphs} paragraphs indexed; {self.answerable} "
+               f"answerable + {self.unanswerable} unanswerable questions (seed {self.seed})"]
+        for label, name, fmt in self._FIGURES:
+            values = []
+            for row in self.rows:
+                value = getattr(row, name)
+                values.append(f"{row.pipeline} {'-' if value is None else fmt.format(value):>6}")
+            out.append(f"{label:<36} " + "   ".join(values))
+        return out
+
+
+def sample_questions(
+    questions: Sequence[SquadQuestion], n: int, seed: int
+) -> list[SquadQuestion]:
+    """Up to ``n`` answerable and ``n`` unanswerable questions, drawn separately with
+    ``seed``, in one seeded shuffled order."""
+    rng = random.Random(seed)
+    answerable = [q for q in questions if q.answerable]
+    unanswerable = [q for q in questions if not q.answerable]
+    chosen = rng.sample(answerable, min(n, len(answerable)))
+    chosen += rng.sample(unanswerable, min(n, len(unanswerable)))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def _timed(
+    pieces: Iterator[str], count_tokens: Callable[[str], int], started: float
+) -> tuple[str, float | None, float | None]:
+    """Consume a stream: its text, seconds from ``started`` (when the question was asked) to
+    its first piece, and generated tokens per second."""
+    first = None
+    text = []
+    for piece in pieces:
+        if first is None:
+            first = time.perf_counter()
+        text.append(piece)
+    ended = time.perf_counter()
+    written = "".join(text)
+    if first is None:
+        return written, None, None
+    tokens = count_tokens(written)
+    rate = (tokens - 1) / (ended - first) if tokens > 1 and ended > first else None
+    return written, first - started, rate
+
+
+def evaluate_qa(
+    data: SquadData,
+    config: Config,
+    *,
+    name: str = "dataset",
+    n: int = 200,
+    seed: int = 0,
+    pipelines: Sequence[str] = PIPELINES,
+    workdir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> QaReport:
+    """Index ``data`` into a temporary index and measure each pipeline on one sample."""
+    from ragkit._assistant import AnswerStream, Assistant
+
+    unknown = [p for p in pipelines if p not in PIPELINES]
+    if unknown:
+        raise ConfigError(f"unknown pipeline(s) {unknown}; choose from {', '.join(PIPELINES)}.")
+    questions = sample_questions(data.questions, n, seed)
+    results: dict[str, list[_Result]] = {p: [] for p in pipelines}
+    with tempfile.TemporaryDirectory(prefix="ragkit-eval-qa-", dir=workdir) as tmp:
+        kb = Assistant(Path(tmp) / "qa.db", config)
+
+        def tick(p: IngestProgress) -> None:
+            if progress:
+                progress("indexing paragraphs", p.files_done, p.files_total)
+
+        kb.add_texts(data.paragraphs, progress=tick)
+        baseline = None
+        if "baseline" in pipelines:
+            # Its own llama.cpp instance keeps its own KV prefix (the weights are mmapped once).
+            pack = kb.packs.get(config.generator, "generator")
+            baseline = Generator(pack, n_ctx=config.n_ctx, threads=config.n_threads)
+        for done, question in enumerate(questions, start=1):
+            if "ragkit" in pipelines:
+                started = time.perf_counter()
+                stream = kb.ask(question.question, stream=True)
+                assert isinstance(stream, AnswerStream)
+                _, ttft, rate = _timed(iter(stream), kb.generator.count_tokens, started)
+                answer = stream.answer
+                called = not (answer.abstained and answer.prompt_tokens == 0)
+                results["ragkit"].append(_Result(
+                    question, answer.text, answer.abstained, {c.path for c in answer.citations},
+                    {p.path for p in answer.passages}, answer.prompt_tokens,
+                    ttft if called else None, rate if called else None))
+            if baseline is not None:
+                results["baseline"].append(_ask_baseline(kb, baseline, question, config))
+            if "extractive" in pipelines:
+                answer = kb.ask(question.question, mode="extractive")
+                results["extractive"].append(_Result(
+                    question, answer.text, answer.abstained, {c.path for c in answer.citations},
+                    {p.path for p in answer.passages}, 0, None, None))
+            if progress:
+                progress("asking", done, len(questions))
+        kb.close()
+    report = QaReport(name, len(data.paragraphs), sum(q.answerable for q in questions),
+                      sum(not q.answerable for q in questions), seed)
+    report.rows = [_row(p, results[p]) for p in pipelines]
+    return report
+
+
+def _ask_baseline(
+    kb: Assistant, generator: Generator, question: SquadQuestion, config: Config
+) -> _Result:
+    started = time.perf_counter()
+    passages = kb.search(question.question, k=BASELINE_PASSAGES)
+    messages = [
+        {"role": "system", "content": BASELINE_SYSTEM},
+        {"role": "user", "content": user_message(question.question, passages)},
+    ]
+    pieces = generator.stream(messages, max_tokens=config.max_answer_tokens,
+                              temperature=config.temperature)
+    text, ttft, rate = _timed(pieces, generator.count_tokens, started)
+    cited = {passages[n - 1].path for n in parse_citations(text) if 1 <= n <= len(passages)}
+    return _Result(question, text, is_abstention(text), cited, {p.path for p in passages},
+                   generator.prompt_tokens(messages), ttft, rate)
+
+
+def _row(pipeline: str, results: list[_Result]) -> QaRow:
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+    answered = [r for r in answerable if not r.abstained]
+
+    def mean(values: Sequence[float]) -> float:
+        return statistics.fmean(values) if values else 0.0
+
+    def prediction(r: _Result) -> str:
+        return "" if r.abstained else _MARKERS.sub("", r.text).strip()
+
+    ttfts = [r.ttft for r in results if r.ttft is not None]
+    rates = [r.tokens_per_s for r in results if r.tokens_per_s is not None]
+    prompts = [r.prompt_tokens for r in results if r.prompt_tokens]
+    return QaRow(
+        pipeline=pipeline,
+        exact_match=mean([exact_match(prediction(r), r.question.answers) for r in answerable]),
+        f1=mean([token_f1(prediction(r), r.question.answers) for r in answerable]),
+        citation_hit=mean([float(r.question.source in r.cited) for r in answered]),
+        source_in_prompt=mean([float(r.question.source in r.given) for r in answerable]),
+        abstain_unanswerable=mean([float(r.abstained) for r in unanswerable]) if unanswerable else None,
+        abstain_answerable=mean([float(r.abstained) for r in answerable]),
+        ttft_p50=percentile(ttfts, 0.5) if ttfts else None,
+        ttft_p95=percentile(ttfts, 0.95) if ttfts else None,
+        tokens_per_s=statistics.median(rates) if rates else None,
+        prompt_tokens=mean(prompts) if prompts else None,
+    )
