@@ -1,4 +1,4 @@
-"""The `ragkit` command line: ingest, ask, search, ls, rm, models, doctor.
+"""The `ragkit` command line: ingest, ask, chat, search, ls, rm, models, eval, doctor.
 
 Exit codes: 0 success; 1 the operation failed (a ragkit error, nothing could be ingested, a
 failed check); 2 bad usage.
@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
@@ -314,6 +315,64 @@ def _print_sources(answer: ragkit.Answer) -> None:
         rows = [(str(i), p.path, _where(p.page, p.heading), p.similarity)
                 for i, p in enumerate(answer.passages, 1)]
         out.print(_sources_table(rows, "Closest passages"))
+
+
+@main.command()
+@click.option("--strict", is_flag=True,
+              help="Leave out answer sentences the cited passages do not support.")
+@click.option("--extractive", is_flag=True,
+              help="Quote the documents' best sentences; no language model.")
+@click.option("--rewrite", type=click.Choice(["words", "model", "off"]), default="words",
+              show_default=True,
+              help="How follow-ups become standalone search queries: carry over the earlier "
+                   "question's key words, ask the model, or not at all.")
+@filter_options
+@click.pass_obj
+def chat(obj: _Context, strict: bool, extractive: bool, rewrite: str, path_glob: str | None,
+         collection: str | None, tags: tuple[str, ...], since: str | None,
+         before: str | None) -> None:
+    """Talk with your documents: follow-up questions, streamed answers, sources after each.
+
+    Type a question, or /sources (the last answer's passages), /clear (forget the
+    conversation), /exit.
+    """
+    where = _filter(path_glob, collection, tags, since, before)
+    with obj.assistant() as kb:
+        conversation = kb.chat(where=where, mode="extractive" if extractive else "generate",
+                               strict=strict, rewrite=rewrite)
+        out.print("[dim]Ask about your documents. /sources, /clear, /exit.[/]")
+        while True:
+            try:
+                line = Prompt.ask("[bold cyan]you[/]", console=out).strip()
+            except (EOFError, KeyboardInterrupt):
+                out.print()
+                return
+            if line in ("/exit", "/quit"):
+                return
+            if line == "/clear":
+                conversation.clear()
+                out.print("[dim]conversation cleared[/]")
+            elif line == "/sources":
+                _print_last_sources(conversation)
+            elif line.startswith("/"):
+                out.print(f"[yellow]unknown command {line}; try /sources, /clear or /exit[/]",
+                          highlight=False)
+            elif line:
+                stream = _run(lambda: conversation.ask(line, stream=True))
+                answer = _run(lambda: _show_answer(stream, live_text=not strict))
+                _print_sources(answer)
+
+
+def _print_last_sources(conversation: ragkit.Chat) -> None:
+    if not conversation.turns:
+        out.print("[dim]no answer yet[/]")
+        return
+    turn = conversation.turns[-1]
+    if turn.query != turn.question:
+        out.print(f"[dim]searched for: {turn.query}[/]", highlight=False)
+    for n, p in enumerate(turn.answer.passages, 1):
+        out.print(f"[bold][{n}] {p.location}[/]  similarity {p.similarity:.2f}", highlight=False)
+        out.print(p.text, highlight=False)
 
 
 @main.command()

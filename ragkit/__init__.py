@@ -6,6 +6,7 @@ anywhere, ever.
 """
 
 from ragkit._assistant import AnswerStream, Assistant
+from ragkit._chat import Chat, Turn
 from ragkit._config import Config
 from ragkit._doctor import Check, doctor
 from ragkit._errors import (
@@ -37,6 +38,7 @@ __all__ = [
     "AnswerSentence",
     "AnswerStream",
     "Assistant",
+    "Chat",
     "Check",
     "Citation",
     "Config",
@@ -55,5 +57,6 @@ __all__ = [
     "Passage",
     "RagkitError",
     "StoreError",
+    "Turn",
     "doctor",
 ]

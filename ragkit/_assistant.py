@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from ragkit import ingest
+from ragkit._chat import Chat, Rewrite
 from ragkit._config import Config
 from ragkit._encoder import Encoder
 from ragkit._errors import LoadError
@@ -312,8 +313,10 @@ class Assistant:
         where: Filter | None,
         mode: AskMode,
         strict: bool,
+        earlier: str | None = None,
     ) -> Answer | AnswerStream:
-        """Answer ``question``, retrieving with ``query`` (a chat's standalone rewrite)."""
+        """Answer ``question``, retrieving with ``query`` (a chat's standalone rewrite);
+        ``earlier``, the question a follow-up leans on, is shown to the model too."""
         config = self.config
         passages = self.search(query, k=config.ask_passages, where=where)
         if not passages or max(p.similarity for p in passages) < config.min_similarity:
@@ -333,7 +336,7 @@ class Assistant:
             passages, scored, budget=config.context_tokens, max_passages=config.prompt_passages,
             per_passage=config.passage_sentences, count_tokens=generator.count_tokens,
         )
-        messages = build_messages(question, [e.passage for e in excerpts])
+        messages = build_messages(question, [e.passage for e in excerpts], earlier=earlier)
         raw = generator.stream(
             messages, max_tokens=config.max_answer_tokens, temperature=config.temperature
         )
@@ -347,7 +350,7 @@ class Assistant:
 
         def finish(_shown: str) -> Answer:
             # Checked from what the model wrote, so invalid markers are reported.
-            return self._check(question, "".join(written), excerpts, prompt_tokens, strict)
+            return self._check(question, query, "".join(written), excerpts, prompt_tokens, strict)
 
         # What streams to the reader never shows a marker to a passage that was not given.
         shown = drop_invalid_markers(record(), len(excerpts))
@@ -355,16 +358,17 @@ class Assistant:
         return result if stream else result.answer
 
     def _check(
-        self, question: str, raw: str, excerpts: list[Excerpt], prompt_tokens: int, strict: bool
+        self, question: str, query: str, raw: str, excerpts: list[Excerpt], prompt_tokens: int,
+        strict: bool,
     ) -> Answer:
         """Check a generated answer: citations against the passages given, each sentence
-        against the passages it cites."""
+        against the passages it cites (words of ``query`` are not new claims)."""
         passages = tuple(e.passage for e in excerpts)
         invalid = tuple(n for n in parse_citations(raw) if not 1 <= n <= len(passages))
         if not raw.strip() or is_abstention(raw):
             return Answer(question, IDK, (), passages, True, invalid, prompt_tokens)
         checked = tuple(check_claims(
-            raw, question, [e.sentences for e in excerpts], self.encoder.encode,
+            raw, query, [e.sentences for e in excerpts], self.encoder.encode,
             threshold=self.config.support_threshold,
         ))
         shown = [s for s in checked if s.supported or not strict]
@@ -373,6 +377,21 @@ class Assistant:
                           checked)
         return Answer(question, render(shown), _citations(passages, shown), passages, False,
                       invalid, prompt_tokens, checked)
+
+
+    def chat(
+        self,
+        *,
+        where: Filter | None = None,
+        mode: AskMode = "generate",
+        strict: bool = False,
+        rewrite: Rewrite = "words",
+    ) -> Chat:
+        """A conversation: ``chat.ask(question, stream=...)`` keeps the history, and a
+        follow-up ("what about its side effects?") is rewritten into a standalone search
+        query first: by carrying over the earlier query's salient words (``rewrite="words"``,
+        no model), by asking the generator (``"model"``), or not at all (``"off"``)."""
+        return Chat(self, where=where, mode=mode, strict=strict, rewrite=rewrite)
 
 
 def _ready(answer: Answer, stream: bool) -> Answer | AnswerStream:

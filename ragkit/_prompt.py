@@ -47,14 +47,16 @@ def format_passage(n: int, passage: Passage, text: str | None = None) -> str:
     return f"[{n}] ({passage.location})\n{passage.text if text is None else text}"
 
 
-# A worked example in the fixed prefix: small models copy the citation style they are shown
+# Worked examples in the fixed prefix: small models copy the citation style they are shown
 # far more reliably than one they are only told about.
-_EXAMPLE_USER = (
-    "Passages:\n\n[1] (library-rules.pdf, p. 1)\nThe reading room opens at 9 a.m. on weekdays "
-    "and at 10 a.m. on Saturdays.\n\n[2] (loans.md > Borrowing)\nBooks may be borrowed for 21 "
-    "days and renewed twice.\n\nQuestion: How long can I keep a book?"
-)
-_EXAMPLE_ANSWER = "You can borrow a book for 21 days and renew it twice [2]."
+_EXAMPLES = [
+    (
+        "Passages:\n\n[1] (library-rules.pdf, p. 1)\nThe reading room opens at 9 a.m. on "
+        "weekdays and at 10 a.m. on Saturdays.\n\n[2] (loans.md > Borrowing)\nBooks may be "
+        "borrowed for 21 days and renewed twice.\n\nQuestion: How long can I keep a book?",
+        "You can borrow a book for 21 days and renew it twice [2].",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -113,20 +115,21 @@ def trim_passages(
     return trimmed
 
 
-def user_message(question: str, passages: Sequence[Passage]) -> str:
+def user_message(question: str, passages: Sequence[Passage], earlier: str | None = None) -> str:
     context = "\n\n".join(format_passage(n, p) for n, p in enumerate(passages, start=1))
-    return f"Passages:\n\n{context}\n\nQuestion: {question.strip()}"
+    before = f"Earlier question: {earlier.strip()}\n" if earlier else ""
+    return f"Passages:\n\n{context}\n\n{before}Question: {question.strip()}"
 
 
-def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-    """Chat messages: system rules and a worked example (a fixed prefix), then the numbered
-    passages, then the question."""
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": _EXAMPLE_USER},
-        {"role": "assistant", "content": _EXAMPLE_ANSWER},
-        {"role": "user", "content": user_message(question, passages)},
-    ]
+def build_messages(
+    question: str, passages: Sequence[Passage], *, earlier: str | None = None
+) -> list[dict[str, str]]:
+    """Chat messages: system rules and worked examples (a fixed prefix), then the numbered
+    passages, then the question (after the one it follows up, if any)."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for asked, answered in _EXAMPLES:
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+    return [*messages, {"role": "user", "content": user_message(question, passages, earlier)}]
 
 
 def parse_citations(text: str) -> list[int]:
