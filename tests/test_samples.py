@@ -15,16 +15,14 @@ from .conftest import QUESTIONS
 CASES = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def kb(samples_index: Path, default_config: Config):
-    with Assistant(samples_index, default_config) as assistant:
-        yield assistant
-
-
 @pytest.mark.default_model
 @pytest.mark.parametrize("case", CASES, ids=[c["question"][:40] for c in CASES])
-def test_question_cites_its_source(kb: Assistant, case: dict) -> None:
-    answer = kb.ask(case["question"])
+def test_question_cites_its_source(samples_index: Path, default_config: Config, case: dict) -> None:
+    # A fresh Assistant per question, as each `ragkit ask` is a fresh process: a model that
+    # has answered earlier questions reuses its KV prefix, and the different batch split of
+    # the prompt can flip a greedy token.
+    with Assistant(samples_index, default_config) as kb:
+        answer = kb.ask(case["question"])
     cited = {(Path(c.path).name, c.page) for c in answer.citations}
     assert case["source"] in {name for name, _ in cited}, (answer.text, cited)
     if case.get("page") is not None:
