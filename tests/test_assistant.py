@@ -113,3 +113,20 @@ def test_remove_deletes_every_row(samples_copy: Path, config: Config) -> None:
     assert all(not h.path.endswith("office-lease.pdf") for h in hits)
     counts = Index(samples_copy).counts()
     assert counts["chunks"] == counts["fts"] == counts["vectors"] and counts["documents"] == 4
+
+
+def test_pdf_pages_without_text_are_reported(tmp_path: Path, config: Config) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in ("The boiler is serviced every October.", None, "Fire drills happen in March."):
+        pdf.add_page()
+        if text:
+            pdf.multi_cell(0, 10, text)
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with Assistant(tmp_path / "i.db", config) as kb:
+        report = kb.add(tmp_path / "scan.pdf")
+        assert report.added and not report.failed
+        assert len(report.warnings) == 1 and "page(s) 2 " in report.warnings[0].reason
+        assert {h.page for h in kb.search("fire drills boiler", k=5)} == {1, 3}
