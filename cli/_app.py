@@ -139,7 +139,7 @@ def _print_failures(failures: list[ragkit.IngestFailure]) -> None:
     if err.is_terminal:
         table = Table("file", "reason", title="Skipped files", title_justify="left")
         for f in failures:
-            table.add_row(f.path, f.reason)
+            table.add_row(_shown(f.path), f.reason)
         err.print(table)
         return
     for f in failures:
@@ -158,7 +158,7 @@ def ls_(obj: _Context, as_json: bool) -> None:
         return
     table = Table("path", "title", "chunks", "size", box=None)
     for d in docs:
-        table.add_row(d.path, d.title, str(d.chunks), f"{d.size:,}")
+        table.add_row(_shown(d.path), d.title, str(d.chunks), f"{d.size:,}")
     out.print(table)
     out.print(f"{len(docs)} documents", highlight=False)
 
@@ -179,10 +179,19 @@ def rm(obj: _Context, paths: tuple[Path, ...]) -> None:
 # questions ---------------------------------------------------------------------------------
 
 
+def _shown(path: str) -> str:
+    """Paths under the working directory are shown relative to it, so a table on an 80-column
+    terminal keeps the file name whole instead of wrapping it (JSON output keeps full paths)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Sources") -> Table:
     table = Table("#", "file", "page / section", "score", title=title, title_justify="left")
     for n, path, where, score in rows:
-        table.add_row(n, path, where, f"{score:.2f}")
+        table.add_row(n, _shown(path), where, f"{score:.2f}")
     return table
 
 
