@@ -13,7 +13,9 @@ from __future__ import annotations
 import collections
 import hashlib
 import multiprocessing
+import sys
 import time
+import types
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -155,6 +157,29 @@ def _parse(source: Source, tokenizer=None, sizes: tuple[int, int] | None = None)
 # --- main side -----------------------------------------------------------------------------
 
 
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned parser that does not re-run the caller's main script.
+
+    spawn re-imports ``__main__`` in every child so that functions defined there can be
+    unpickled. Workers only run ragkit code, and a caller's script without an
+    ``if __name__ == "__main__"`` guard would otherwise run again in each worker, try to
+    spawn its own, die in bootstrapping, and leave this process waiting forever. So the
+    child's preparation data is built while ``__main__`` is a bare module.
+    """
+
+    def start(self) -> None:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            super().start()
+        finally:
+            sys.modules["__main__"] = main
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
+
+
 class _Parser:
     """Parses sources in order of submission, with a bounded number in flight."""
 
@@ -169,9 +194,8 @@ class _Parser:
             # spawn, not fork: workers must not inherit onnxruntime's or llama.cpp's threads;
             # not forkserver either: a server process outlives a main process killed with
             # SIGKILL, keeping idle workers alive forever.
-            context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(
-                self.limits.workers, mp_context=context, initializer=_init_worker,
+                self.limits.workers, mp_context=_WorkerContext(), initializer=_init_worker,
                 initargs=(self.tokenizer.to_str(), self.sizes, self.limits.memory_bytes),
             )
         return self.pool

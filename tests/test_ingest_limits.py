@@ -4,6 +4,8 @@ the batch is indexed; the worker pool recovers for the files after it."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,3 +30,24 @@ def test_slow_file_is_stopped_and_the_batch_goes_on(tmp_path: Path, config: Conf
         assert sorted(Path(p).name for p in report.added) == sorted(p.name for p in SAMPLES.iterdir())
         assert len(kb.documents()) == 5
     assert elapsed < 60
+
+
+UNGUARDED = """
+from pathlib import Path
+from ragkit import Assistant, Config
+kb = Assistant(Path({db!r}), Config(home=Path({home!r}), parse_workers=1))
+print(len(kb.add(Path({corpus!r})).added), "added")
+"""
+
+
+def test_a_script_without_a_main_guard_or_file_can_ingest(tmp_path: Path, home: Path) -> None:
+    # Spawned workers re-run the caller's main script unless ragkit stops them; this once
+    # hung forever in an unguarded script and failed when the script came from stdin.
+    script = UNGUARDED.format(db=str(tmp_path / "i.db"), home=str(home), corpus=str(SAMPLES))
+    (tmp_path / "plain.py").write_text(script)
+    for args, stdin in (([str(tmp_path / "plain.py")], None), (["-"], script)):
+        result = subprocess.run([sys.executable, *args], input=stdin, capture_output=True,
+                                text=True, timeout=120, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        # The first run indexes the five samples; the second, from stdin, finds them unchanged.
+        assert result.stdout.strip() == ("5 added" if stdin is None else "0 added")
