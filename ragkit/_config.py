@@ -46,7 +46,10 @@ class Config:
     # Neighbouring chunks added on each side of a retrieved one, for context (0: none).
     expand_neighbors: int = 0
     # Cosine similarity of the best passage below which ragkit abstains without the model.
-    min_similarity: float = 0.25
+    # Measured on SQuAD 2.0 dev part A (all 2,805 questions, MiniLM int8): below 0.35 lie
+    # ~7% of answerable and ~14% of unanswerable questions; 0.38 would reach 10% of the
+    # answerable ones overall and 28% in one article, so 0.35 leaves room for other corpora.
+    min_similarity: float = 0.35
     # Asking: the best ``ask_passages`` are cut to their most relevant sentences (at most
     # ``passage_sentences`` each) and at most ``prompt_passages`` of them are packed into
     # ``context_tokens`` generator tokens. Prompt reading dominates time to first token on a
