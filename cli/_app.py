@@ -637,3 +637,27 @@ def eval_qa(obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[st
         return
     for line in report.lines():
         out.print(line, highlight=False, soft_wrap=True)
+
+
+@eval_.command("calibrate")
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="SQuAD-format JSON (v2.0 for the abstention rows).")
+@click.option("--n", "n", type=click.IntRange(1), default=300, show_default=True,
+              help="Answerable questions, and as many unanswerable ones (v2).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: bool) -> None:
+    """Abstention threshold, prompt budget and support threshold, measured without the model."""
+    from ragkit._eval_calibrate import evaluate_calibration
+    from ragkit._eval_qa import load_squad
+
+    data = _run(lambda: load_squad(dataset))
+    with _pack_bar() as bar:
+        report = _run(lambda: evaluate_calibration(
+            data, obj.config, name=dataset.name, n=n, seed=seed, progress=_PackProgress(bar)))
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        return
+    for line in report.lines():
+        out.print(line, highlight=False, soft_wrap=True)

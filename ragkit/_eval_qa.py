@@ -17,6 +17,7 @@ so each keeps its own KV prefix and both see the same machine load.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import random
 import re
@@ -47,8 +48,10 @@ __all__ = [
     "SquadQuestion",
     "evaluate_qa",
     "exact_match",
+    "indexed",
     "load_squad",
     "normalize_answer",
+    "sample_questions",
     "token_f1",
 ]
 
@@ -235,6 +238,26 @@ def _timed(
     return written, first - started, rate
 
 
+@contextlib.contextmanager
+def indexed(
+    data: SquadData,
+    config: Config,
+    workdir: Path | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> Iterator[Assistant]:
+    """An assistant over a temporary index holding every paragraph of ``data``."""
+    from ragkit._assistant import Assistant
+
+    def tick(p: IngestProgress) -> None:
+        if progress:
+            progress("indexing paragraphs", p.files_done, p.files_total)
+
+    with (tempfile.TemporaryDirectory(prefix="ragkit-eval-qa-", dir=workdir) as tmp,
+          Assistant(Path(tmp) / "qa.db", config) as kb):
+        kb.add_texts(data.paragraphs, progress=tick)
+        yield kb
+
+
 def evaluate_qa(
     data: SquadData,
     config: Config,
@@ -247,21 +270,14 @@ def evaluate_qa(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> QaReport:
     """Index ``data`` into a temporary index and measure each pipeline on one sample."""
-    from ragkit._assistant import AnswerStream, Assistant
+    from ragkit._assistant import AnswerStream
 
     unknown = [p for p in pipelines if p not in PIPELINES]
     if unknown:
         raise ConfigError(f"unknown pipeline(s) {unknown}; choose from {', '.join(PIPELINES)}.")
     questions = sample_questions(data.questions, n, seed)
     results: dict[str, list[_Result]] = {p: [] for p in pipelines}
-    with tempfile.TemporaryDirectory(prefix="ragkit-eval-qa-", dir=workdir) as tmp:
-        kb = Assistant(Path(tmp) / "qa.db", config)
-
-        def tick(p: IngestProgress) -> None:
-            if progress:
-                progress("indexing paragraphs", p.files_done, p.files_total)
-
-        kb.add_texts(data.paragraphs, progress=tick)
+    with indexed(data, config, workdir, progress) as kb:
         baseline = None
         if "baseline" in pipelines:
             # Its own llama.cpp instance keeps its own KV prefix (the weights are mmapped once).
@@ -288,7 +304,6 @@ def evaluate_qa(
                     {p.path for p in answer.passages}, 0, None, None))
             if progress:
                 progress("asking", done, len(questions))
-        kb.close()
     report = QaReport(name, len(data.paragraphs), sum(q.answerable for q in questions),
                       sum(not q.answerable for q in questions), seed)
     report.rows = [_row(p, results[p]) for p in pipelines]

@@ -129,3 +129,30 @@ def test_eval_qa_runs_end_to_end_with_the_tiny_model(tmp_path: Path, home: Path)
     assert rows["ragkit"]["prompt_tokens"] < rows["baseline"]["prompt_tokens"] * 2
     text = CliRunner().invoke(main, [*args, "--pipeline", "extractive"], catch_exceptions=False)
     assert "token F1 (answerable)" in text.output and "extractive" in text.output
+
+
+def test_eval_calibrate_measures_each_setting(tmp_path: Path, home: Path) -> None:
+    dataset = write_squad(tmp_path / "tiny-squad.json")
+    args = ["--home", str(home), "--generator", "smollm2-135m-q4_1", "eval", "calibrate",
+            "--dataset", str(dataset), "--n", "3"]
+    result = CliRunner().invoke(main, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["answerable"] == 3 and report["unanswerable"] == 2
+    declined = [(a, u) for _, a, u in report["abstain"]]
+    # A higher threshold never declines fewer questions; these answerable ones sit close to
+    # their paragraphs, the unanswerable ones further away.
+    assert declined == sorted(declined) and declined[-1] == (0.0, 0.5)
+    rows = {(b, k): (answer, source) for b, k, answer, source, _ in report["budget"]}
+    # Three small paragraphs: every budget holds the best sentence, which holds the answer.
+    assert rows[(220, 4)] == (1.0, 1.0)
+    # The two answers with digits get a fabricated twin (digits shifted); "the duty nurse" has
+    # no answer from another article that the passages shown do not already hold.
+    assert report["claims"] == 2
+    passed = [p for _, p, _ in report["support"]]
+    flagged = [f for _, _, f in report["support"]]
+    assert passed == sorted(passed, reverse=True) and flagged == sorted(flagged)
+    default = next(r for r in report["support"] if r[0] == 0.75)
+    assert default[1] == 1.0 and default[2] == 1.0
+    text = CliRunner().invoke(main, args, catch_exceptions=False).output
+    assert "abstain below cosine 0.35*" in text and "support threshold 0.75*" in text
