@@ -218,7 +218,8 @@ def _fabricate(gold: str, source: str, answerable: Sequence[_Retrieved], evidenc
     if any(c.isdigit() for c in gold):
         return "".join(str((int(c) + 3) % 10) if c.isdigit() else c for c in gold)
     article = source.split("#")[0]
+    haystack = normalize_answer(evidence)
     others = [a for o in answerable if o.question.source.split("#")[0] != article
-              for a in o.question.answers if not _holds_answer(evidence, (a,))]
+              for a in o.question.answers if normalize_answer(a) not in haystack]
     return rng.choice(others) if others else None
 
