@@ -388,20 +388,13 @@ class Index:
 
     def _rescore(self, ids: list[int], query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact cosine of these chunks' float vectors; the ``k`` best, best first."""
-        found, blobs = [], []
-        for start in range(0, len(ids), _IN_BATCH):
-            batch = ids[start : start + _IN_BATCH]
-            rows = self.conn.execute(
-                f"select chunk_id, vector from embeddings where chunk_id in "
-                f"({','.join('?' * len(batch))})",
-                batch,
-            ).fetchall()
-            found += [r[0] for r in rows]
-            blobs += [r[1] for r in rows]
-        if not found:
+        rows = self._vector_rows(ids)
+        if not rows:
             return []
+        found = [r[0] for r in rows]
         # One matrix product instead of a Python loop of dot products.
-        scores = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), -1) @ query
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        scores = vectors.reshape(len(found), -1) @ query
         best = np.lexsort((np.asarray(found), -scores))[:k]
         return [(int(found[i]), float(scores[i])) for i in best]
 
@@ -479,15 +472,18 @@ class Index:
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored float vectors of these chunks, keyed by id."""
-        out: dict[int, np.ndarray] = {}
+        return {int(i): np.frombuffer(blob, dtype=np.float32) for i, blob in self._vector_rows(ids)}
+
+    def _vector_rows(self, ids: Sequence[int]) -> list[tuple[int, bytes]]:
+        """``(chunk_id, float32 blob)`` of these chunks, fetched in batches of ``_IN_BATCH``."""
+        rows: list[tuple[int, bytes]] = []
         for start in range(0, len(ids), _IN_BATCH):
             batch = list(ids[start : start + _IN_BATCH])
-            rows = self.conn.execute(
+            rows += self.conn.execute(
                 f"select chunk_id, vector from embeddings where chunk_id in ({','.join('?' * len(batch))})",
                 batch,
             ).fetchall()
-            out.update((int(r[0]), np.frombuffer(r[1], dtype=np.float32)) for r in rows)
-        return out
+        return rows
 
     def counts(self) -> dict[str, int]:
         """Row counts of documents, chunks, full-text rows and vectors (they must agree)."""
