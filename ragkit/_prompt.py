@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from ragkit._support import ScoredSentence
+from ragkit._support import MARKER, ScoredSentence, marker_numbers
 from ragkit._types import AnswerSentence, Passage
 
 __all__ = [
@@ -31,8 +31,6 @@ SYSTEM_PROMPT = (
 )
 IDK = "I don't know."
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SPACED_MARKER = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 _OPEN_TAIL = re.compile(r"\s*(?:\[[\d,\s]*)?$")
 # Small models decline in a few stock phrasings besides the one they are asked for.
 _IDK = re.compile(
@@ -134,11 +132,7 @@ def build_messages(
 
 def parse_citations(text: str) -> list[int]:
     """Every passage number cited as ``[n]`` or ``[n, m]``, in order of first appearance."""
-    seen: dict[int, None] = {}
-    for match in _MARKER.finditer(text):
-        for part in match.group(1).split(","):
-            seen.setdefault(int(part), None)
-    return list(seen)
+    return list(dict.fromkeys(marker_numbers(text)))
 
 
 def _drop_invalid(text: str, count: int) -> str:
@@ -146,7 +140,7 @@ def _drop_invalid(text: str, count: int) -> str:
         numbers = [p.strip() for p in match.group(2).split(",") if 1 <= int(p) <= count]
         return f"{match.group(1)}[{', '.join(numbers)}]" if numbers else ""
 
-    return _SPACED_MARKER.sub(keep, text)
+    return MARKER.sub(keep, text)
 
 
 def drop_invalid_markers(pieces: Iterable[str], count: int) -> Iterator[str]:

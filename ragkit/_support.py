@@ -15,6 +15,7 @@ import numpy as np
 from ragkit._types import AnswerSentence
 
 __all__ = [
+    "MARKER",
     "Encode",
     "ScoredSentence",
     "VERBATIM_SUPPORT",
@@ -22,6 +23,7 @@ __all__ = [
     "check_claims",
     "content_words",
     "is_heading",
+    "marker_numbers",
     "passage_sentences",
     "score_sentences",
     "sentences",
@@ -212,12 +214,14 @@ def check_claims(
     return checked
 
 
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+MARKER = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
+"""A ``[n]`` or ``[n, m]`` citation marker: group 1 the space before it, group 2 the numbers."""
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
 
 
-def _numbers(text: str) -> list[int]:
-    return [int(n) for m in _MARKER.finditer(text) for n in m.group(1).split(",")]
+def marker_numbers(text: str) -> list[int]:
+    """Every number in the ``[n]`` markers of ``text``, in order, repeats included."""
+    return [int(n) for m in MARKER.finditer(text) for n in m.group(2).split(",")]
 
 
 def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
@@ -229,9 +233,9 @@ def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     for piece in sentences(answer):
         lead = _LEADING_MARKERS.match(piece)
         if found and lead:
-            found[-1][1].extend(_numbers(lead.group(0)))
+            found[-1][1].extend(marker_numbers(lead.group(0)))
             piece = piece[lead.end() :]
-        text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece)).strip()
+        text = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", piece)).strip()
         if re.search(r"\w", text):
-            found.append((text, _numbers(piece)))
+            found.append((text, marker_numbers(piece)))
     return found
