@@ -324,7 +324,10 @@ class Assistant:
             return _ready(Answer(question, NOTHING_RELEVANT, (), shown, abstained=True), stream)
         scored = score_sentences(query, [p.text for p in passages], self.encoder.encode)
         note = ""
-        if mode == "generate" and not any(p.kind == "generator" for p in self.packs.list()):
+        # A loaded generator proves a generator pack exists: the packs' manifests are read
+        # only until the first one loads, not on every question.
+        if (mode == "generate" and self._generator is None
+                and not any(p.kind == "generator" for p in self.packs.list())):
             mode, note = "extractive", NO_GENERATOR.format(models=self.config.models_dir)
         if mode == "extractive":
             shown, picked = extract(passages, scored, config.extract_sentences)
@@ -377,7 +380,6 @@ class Assistant:
                           checked)
         return Answer(question, render(shown), _citations(passages, shown), passages, False,
                       invalid, prompt_tokens, checked)
-
 
     def chat(
         self,

@@ -126,10 +126,10 @@ class Chat:
         if self.rewrite == "off" or not previous:
             return question
         if self.rewrite == "model":
-            return self._model_rewrite(question) if is_follow_up(question) else question
+            return self._model_rewrite(question, previous) if is_follow_up(question) else question
         return standalone_query(question, previous)
 
-    def _model_rewrite(self, question: str) -> str:
+    def _model_rewrite(self, question: str, previous: list[str]) -> str:
         history = "\n".join(f"User: {t.question}" for t in self.turns[-3:])
         messages = [
             {"role": "system", "content": _REWRITE_SYSTEM},
@@ -137,7 +137,7 @@ class Chat:
         ]
         text = "".join(self.assistant.generator.stream(messages, max_tokens=48, temperature=0.0))
         rewritten = text.strip().splitlines()[0].strip() if text.strip() else ""
-        return rewritten or standalone_query(question, [t.query for t in self.turns])
+        return rewritten or standalone_query(question, previous)
 
     def ask(self, question: str, *, stream: bool = False) -> Answer | AnswerStream:
         """Answer ``question`` in the context of the conversation and remember the turn."""
