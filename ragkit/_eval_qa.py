@@ -35,7 +35,8 @@ from ragkit._errors import ConfigError
 from ragkit._eval_retrieval import percentile
 from ragkit._generator import Generator
 from ragkit._prompt import is_abstention, parse_citations, user_message
-from ragkit._types import IngestProgress
+from ragkit._support import MARKER
+from ragkit._types import Answer, IngestProgress
 
 if TYPE_CHECKING:
     from ragkit._assistant import Assistant
@@ -108,9 +109,12 @@ def load_squad(path: str | Path) -> SquadData:
     return SquadData(paragraphs, questions)
 
 
+_PUNCTUATION = frozenset(string.punctuation)
+
+
 def normalize_answer(text: str) -> str:
     """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(c for c in text.lower() if c not in set(string.punctuation))
+    text = "".join(c for c in text.lower() if c not in _PUNCTUATION)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 
@@ -133,9 +137,6 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
             precision, recall = common / len(predicted), common / len(expected)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
-
-
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 @dataclass
@@ -291,23 +292,25 @@ def evaluate_qa(
                 _, ttft, rate = _timed(iter(stream), kb.generator.count_tokens, started)
                 answer = stream.answer
                 called = not (answer.abstained and answer.prompt_tokens == 0)
-                results["ragkit"].append(_Result(
-                    question, answer.text, answer.abstained, {c.path for c in answer.citations},
-                    {p.path for p in answer.passages}, answer.prompt_tokens,
-                    ttft if called else None, rate if called else None))
+                results["ragkit"].append(_result(
+                    question, answer, ttft if called else None, rate if called else None))
             if baseline is not None:
                 results["baseline"].append(_ask_baseline(kb, baseline, question, config))
             if "extractive" in pipelines:
                 answer = kb.ask(question.question, mode="extractive")
-                results["extractive"].append(_Result(
-                    question, answer.text, answer.abstained, {c.path for c in answer.citations},
-                    {p.path for p in answer.passages}, 0, None, None))
+                results["extractive"].append(_result(question, answer, None, None))
             if progress:
                 progress("asking", done, len(questions))
     report = QaReport(name, len(data.paragraphs), sum(q.answerable for q in questions),
                       sum(not q.answerable for q in questions), seed)
     report.rows = [_row(p, results[p]) for p in pipelines]
     return report
+
+
+def _result(question: SquadQuestion, answer: Answer, ttft: float | None,
+            rate: float | None) -> _Result:
+    return _Result(question, answer.text, answer.abstained, {c.path for c in answer.citations},
+                   {p.path for p in answer.passages}, answer.prompt_tokens, ttft, rate)
 
 
 def _ask_baseline(
@@ -336,7 +339,7 @@ def _row(pipeline: str, results: list[_Result]) -> QaRow:
         return statistics.fmean(values) if values else 0.0
 
     def prediction(r: _Result) -> str:
-        return "" if r.abstained else _MARKERS.sub("", r.text).strip()
+        return "" if r.abstained else MARKER.sub("", r.text).strip()
 
     ttfts = [r.ttft for r in results if r.ttft is not None]
     rates = [r.tokens_per_s for r in results if r.tokens_per_s is not None]
