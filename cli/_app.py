@@ -219,6 +219,15 @@ def filter_options(fn: Any) -> Any:
     return fn
 
 
+def answer_options(fn: Any) -> Any:
+    """How answers are made, shared by ask and chat."""
+    fn = click.option("--extractive", is_flag=True,
+                      help="Quote the documents' best sentences; no language model.")(fn)
+    fn = click.option("--strict", is_flag=True,
+                      help="Leave out answer sentences the cited passages do not support.")(fn)
+    return fn
+
+
 def _filter(path_glob: str | None, collection: str | None, tags: tuple[str, ...],
             since: str | None, before: str | None) -> ragkit.Filter | None:
     where = ragkit.Filter(path_glob, collection, tags, _date(since), _date(before))
@@ -229,10 +238,7 @@ def _filter(path_glob: str | None, collection: str | None, tags: tuple[str, ...]
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: answer, sentences with support, citations, passages.")
-@click.option("--strict", is_flag=True,
-              help="Leave out answer sentences the cited passages do not support.")
-@click.option("--extractive", is_flag=True,
-              help="Quote the documents' best sentences; no language model.")
+@answer_options
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), metavar="COSINE",
               help="Abstain below this retrieval confidence (default: Config.min_similarity).")
 @filter_options
@@ -327,10 +333,7 @@ def _print_sources(answer: ragkit.Answer) -> None:
 
 
 @main.command()
-@click.option("--strict", is_flag=True,
-              help="Leave out answer sentences the cited passages do not support.")
-@click.option("--extractive", is_flag=True,
-              help="Quote the documents' best sentences; no language model.")
+@answer_options
 @click.option("--rewrite", type=click.Choice(["words", "model", "off"]), default="words",
               show_default=True,
               help="How follow-ups become standalone search queries: carry over the earlier "
@@ -587,6 +590,15 @@ def eval_scale(n: int, queries: int, as_json: bool) -> None:
         out.print(line, highlight=False, soft_wrap=True)
 
 
+def _print_report(report: Any, as_json: bool) -> None:
+    """An evaluation's report: its dataclass as JSON, or its own lines, one figure each."""
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        return
+    for line in report.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+
+
 @eval_.command("ingest")
 @click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
               required=True, help="BEIR-layout folder whose corpus.jsonl is ingested.")
@@ -604,11 +616,7 @@ def eval_ingest(obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: 
     with _pack_bar() as bar:
         bench = _run(lambda: evaluate_ingest(data, obj.config, max_documents=max_docs,
                                              pytorch=not no_pytorch, progress=_PackProgress(bar)))
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(bench), indent=2))
-        return
-    for line in bench.lines():
-        out.print(line, highlight=False, soft_wrap=True)
+    _print_report(bench, as_json)
 
 
 @eval_.command("qa")
@@ -632,11 +640,7 @@ def eval_qa(obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[st
         report = _run(lambda: evaluate_qa(
             data, obj.config, name=dataset.name, n=n, seed=seed,
             pipelines=pipelines or PIPELINES, progress=_PackProgress(bar)))
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
-        return
-    for line in report.lines():
-        out.print(line, highlight=False, soft_wrap=True)
+    _print_report(report, as_json)
 
 
 @eval_.command("calibrate")
@@ -656,8 +660,4 @@ def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: boo
     with _pack_bar() as bar:
         report = _run(lambda: evaluate_calibration(
             data, obj.config, name=dataset.name, n=n, seed=seed, progress=_PackProgress(bar)))
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
-        return
-    for line in report.lines():
-        out.print(line, highlight=False, soft_wrap=True)
+    _print_report(report, as_json)
