@@ -551,7 +551,7 @@ def eval_() -> None:
 def eval_retrieval(obj: _Context, dataset: Path, encoders: tuple[str, ...], modes: tuple[str, ...],
                    max_queries: int | None, as_json: bool) -> None:
     """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run."""
-    from ragkit._eval_retrieval import MODES, evaluate_retrieval, load_beir
+    from ragkit.eval import MODES, evaluate_retrieval, load_beir
 
     data = _run(lambda: load_beir(dataset))
     with _pack_bar() as bar:
@@ -579,7 +579,7 @@ def eval_retrieval(obj: _Context, dataset: Path, encoders: tuple[str, ...], mode
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_scale(n: int, queries: int, as_json: bool) -> None:
     """Vector search p50/p95 and recall@10: coarse-to-fine against sqlite-vec's exact scan."""
-    from ragkit._eval_scale import evaluate_scale, summary
+    from ragkit.eval import evaluate_scale, summary
 
     with _pack_bar() as bar:
         results = _run(lambda: evaluate_scale(n, queries=queries, progress=_PackProgress(bar)))
@@ -609,8 +609,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 def eval_ingest(obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: bool,
                 as_json: bool) -> None:
     """Ingest throughput: end-to-end, encoder only and PyTorch fp32 chunks/s, one run."""
-    from ragkit._eval_ingest import evaluate_ingest
-    from ragkit._eval_retrieval import load_beir
+    from ragkit.eval import evaluate_ingest, load_beir
 
     data = _run(lambda: load_beir(dataset))
     with _pack_bar() as bar:
@@ -633,7 +632,7 @@ def eval_ingest(obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: 
 def eval_qa(obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[str, ...],
             as_json: bool) -> None:
     """Exact match, F1, citation hit, abstention and speed: ragkit against a naive baseline."""
-    from ragkit._eval_qa import PIPELINES, evaluate_qa, load_squad
+    from ragkit.eval import PIPELINES, evaluate_qa, load_squad
 
     data = _run(lambda: load_squad(dataset))
     with _pack_bar() as bar:
@@ -653,8 +652,7 @@ def eval_qa(obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[st
 @click.pass_obj
 def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: bool) -> None:
     """Abstention threshold, prompt budget and support threshold, measured without the model."""
-    from ragkit._eval_calibrate import evaluate_calibration
-    from ragkit._eval_qa import load_squad
+    from ragkit.eval import evaluate_calibration, load_squad
 
     data = _run(lambda: load_squad(dataset))
     with _pack_bar() as bar:

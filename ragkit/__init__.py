@@ -6,7 +6,7 @@ anywhere, ever.
 """
 
 from ragkit._assistant import AnswerStream, Assistant
-from ragkit._chat import Chat, Turn
+from ragkit.answer._chat import Chat, Turn
 from ragkit._config import Config
 from ragkit._doctor import Check, doctor
 from ragkit._errors import (
@@ -18,7 +18,7 @@ from ragkit._errors import (
     RagkitError,
     StoreError,
 )
-from ragkit._packs import ModelPack, ModelPacks
+from ragkit.models import ModelPack, ModelPacks, TextEncoder, TextGenerator
 from ragkit.store import Filter
 from ragkit._types import (
     Answer,
@@ -57,6 +57,8 @@ __all__ = [
     "Passage",
     "RagkitError",
     "StoreError",
+    "TextEncoder",
+    "TextGenerator",
     "Turn",
     "doctor",
 ]

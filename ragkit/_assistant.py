@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Literal
 
 from ragkit import ingest
-from ragkit._chat import Chat, Rewrite
+from ragkit.answer._chat import Chat, Rewrite
 from ragkit._config import Config
-from ragkit._encoder import Encoder
+from ragkit.models._encoder import Encoder
+from ragkit.models._interfaces import TextEncoder, TextGenerator
 from ragkit._errors import LoadError
-from ragkit._generator import Generator
+from ragkit.models._generator import Generator
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
-from ragkit._packs import ModelPacks
-from ragkit._extractive import extract
-from ragkit._prompt import (
+from ragkit.models._packs import ModelPacks
+from ragkit.answer._extractive import extract
+from ragkit.answer._prompt import (
     IDK,
     Excerpt,
     build_messages,
@@ -26,7 +27,7 @@ from ragkit._prompt import (
     trim_passages,
 )
 from ragkit._retrieval import Mode, rank, search
-from ragkit._support import check_claims, score_sentences
+from ragkit.answer._support import check_claims, score_sentences
 from ragkit._types import (
     Answer,
     AnswerSentence,
@@ -89,15 +90,24 @@ class Assistant:
     ...     print(kb.ask("When does the clinic open?").text)
 
     Models load lazily: listing and removing documents never loads one, searching loads only
-    the encoder, and asking loads the generator too.
+    the encoder, and asking loads the generator too. ``encoder`` and ``generator`` replace the
+    configured packs with any object of the :class:`TextEncoder` / :class:`TextGenerator`
+    shape (a model already loaded elsewhere, or :class:`ragkit.testing.ScriptedGenerator`).
     """
 
-    def __init__(self, db_path: str | Path | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        db_path: str | Path | None = None,
+        config: Config | None = None,
+        *,
+        encoder: TextEncoder | None = None,
+        generator: TextGenerator | None = None,
+    ) -> None:
         self.config = config or Config()
         self.db_path = Path(db_path) if db_path is not None else self.config.default_db
         self.packs = ModelPacks(self.config)
-        self._encoder: Encoder | None = None
-        self._generator: Generator | None = None
+        self._encoder: TextEncoder | None = encoder
+        self._generator: TextGenerator | None = generator
         self._index: Index | None = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -115,14 +125,16 @@ class Assistant:
             self._index = None
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
+        """The encoder: the one given, else the configured pack, loaded on first use."""
         if self._encoder is None:
             pack = self.packs.get(self.config.encoder, "encoder")
             self._encoder = Encoder(pack, threads=self.config.n_threads)
         return self._encoder
 
     @property
-    def generator(self) -> Generator:
+    def generator(self) -> TextGenerator:
+        """The generator: the one given, else the configured pack, loaded on first use."""
         if self._generator is None:
             pack = self.packs.get(self.config.generator, "generator")
             self._generator = Generator(pack, n_ctx=self.config.n_ctx, threads=self.config.n_threads)

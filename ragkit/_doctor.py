@@ -6,7 +6,7 @@ import platform
 import sys
 from dataclasses import dataclass
 
-from ragkit._build import quantization_target
+from ragkit.models._build import quantization_target
 from ragkit._config import Config
 from ragkit._errors import RagkitError
 
@@ -64,7 +64,7 @@ def _cpu() -> Check:
 
 
 def _packs(config: Config) -> list[Check]:
-    from ragkit._packs import ModelPacks
+    from ragkit.models._packs import ModelPacks
 
     packs = ModelPacks(config)
     checks = []

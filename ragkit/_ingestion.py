@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragkit import ingest
-from ragkit._encoder import Encoder
+from ragkit.models._encoder import Encoder
 from ragkit._errors import LoadError
 from ragkit._types import IngestFailure, IngestProgress, IngestReport
 from ragkit.store import Index

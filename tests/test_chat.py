@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit import Assistant, Config
-from ragkit._chat import is_follow_up, standalone_query
+from ragkit.answer._chat import is_follow_up, standalone_query
 from ragkit.cli import main
 
 

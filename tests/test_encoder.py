@@ -9,7 +9,7 @@ import pytest
 
 from ragkit import Config, ModelPack, ModelPackError, ModelPacks
 from ragkit._config import DEFAULT_ENCODER
-from ragkit._encoder import Encoder
+from ragkit.models._encoder import Encoder
 
 # Dynamic int8 quantization scales activations per tensor, i.e. over the whole batch, so a
 # text's vector moves a little with its batch-mates and their padding (measured: cosine

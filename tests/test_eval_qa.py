@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit import ConfigError
-from ragkit._eval_qa import (
+from ragkit.eval._qa import (
     SquadQuestion,
     _Result,
     _row,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit import Config, ConfigError
-from ragkit._eval_retrieval import evaluate_retrieval, load_beir, mrr_at, ndcg_at, recall_at
+from ragkit.eval._retrieval import evaluate_retrieval, load_beir, mrr_at, ndcg_at, recall_at
 from ragkit.cli import main
 
 
@@ -70,7 +70,7 @@ def test_cli_json(tmp_path: Path, home: Path) -> None:
 
 
 def test_eval_ingest_on_a_tiny_set(tmp_path: Path, config: Config) -> None:
-    from ragkit._eval_ingest import evaluate_ingest
+    from ragkit.eval._ingest import evaluate_ingest
 
     bench = evaluate_ingest(load_beir(write_beir(tmp_path / "set")), config, workdir=tmp_path)
     assert bench.documents == 5 and bench.chunks == 5

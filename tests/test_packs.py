@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import ragkit._build as build_module
-import ragkit._packs as packs_module
+import ragkit.models._build as build_module
+import ragkit.models._packs as packs_module
 from ragkit import Config, ModelPack, ModelPackError, ModelPacks
-from ragkit._build import QWEN_SHA256, quantization_target
+from ragkit.models._build import QWEN_SHA256, quantization_target
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
 
 MODEL_BYTES = b"fake onnx model " * 64
@@ -58,7 +58,7 @@ def flip_byte(path: Path, offset: int = 3) -> None:
 
 @pytest.fixture
 def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records the file name of every full hash ``ragkit._packs`` makes."""
+    """Records the file name of every full hash ``ragkit.models._packs`` makes."""
     calls: list[str] = []
     real = packs_module.sha256_file
 

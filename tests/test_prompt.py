@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ragkit import Passage
-from ragkit._prompt import (
+from ragkit.answer._prompt import (
     SYSTEM_PROMPT,
     build_messages,
     drop_invalid_markers,
@@ -14,7 +14,7 @@ from ragkit._prompt import (
     trim_passages,
 )
 from ragkit._retrieval import fit_budget, rrf
-from ragkit._support import answer_sentences, passage_sentences, score_sentences
+from ragkit.answer._support import answer_sentences, passage_sentences, score_sentences
 
 
 def passage(n: int, text: str = "text", page: int | None = None) -> Passage:

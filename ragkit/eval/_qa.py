@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from ragkit._config import Config
 from ragkit._errors import ConfigError
-from ragkit._eval_retrieval import percentile
-from ragkit._generator import Generator
-from ragkit._prompt import is_abstention, parse_citations, user_message
-from ragkit._support import MARKER
+from ragkit.eval._retrieval import percentile
+from ragkit.models._generator import Generator
+from ragkit.answer._prompt import is_abstention, parse_citations, user_message
+from ragkit.answer._support import MARKER
 from ragkit._types import Answer, IngestProgress
 
 if TYPE_CHECKING:

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragkit._config import Config
-from ragkit._eval_qa import (
+from ragkit.eval._qa import (
     SquadData,
     SquadQuestion,
     indexed,
     normalize_answer,
     sample_questions,
 )
-from ragkit._prompt import Excerpt, trim_passages, user_message
-from ragkit._support import (
+from ragkit.answer._prompt import Excerpt, trim_passages, user_message
+from ragkit.answer._support import (
     ScoredSentence,
     _weights,
     content_words,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ragkit._errors import ModelPackError
-from ragkit._packs import ModelPack
+from ragkit.models._packs import ModelPack
 
 __all__ = ["Encoder"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragkit._support import VERBATIM_SUPPORT, ScoredSentence, content_words, is_heading
+from ragkit.answer._support import VERBATIM_SUPPORT, ScoredSentence, content_words, is_heading
 from ragkit._types import AnswerSentence, Passage
 
 __all__ = ["extract"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ragkit._errors import GenerationError, ModelPackError
-from ragkit._packs import ModelPack
+from ragkit.models._packs import ModelPack
 
 __all__ = ["Generator"]
 

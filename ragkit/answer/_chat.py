@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ragkit._support import content_words
+from ragkit.answer._support import content_words
 from ragkit._types import Answer
 
 if TYPE_CHECKING:

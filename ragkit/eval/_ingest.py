@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ragkit._config import Config
 from ragkit._errors import ConfigError
-from ragkit._eval_retrieval import BeirData
+from ragkit.eval._retrieval import BeirData
 from ragkit._types import IngestProgress
 
 __all__ = ["IngestBench", "evaluate_ingest"]
@@ -111,7 +111,7 @@ def _pytorch_seconds(texts: list[str], config: Config, bench: IngestBench) -> fl
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from ragkit._build import MINILM_PACKAGE, _package_dir
+        from ragkit.models._build import MINILM_PACKAGE, _package_dir
     except ImportError as exc:
         bench.notes.append(f"PyTorch baseline skipped: {exc.name} is not installed "
                            "(pip install 'ragkit[build]').")

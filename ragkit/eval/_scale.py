@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ragkit._eval_retrieval import percentile
+from ragkit.eval._retrieval import percentile
 from ragkit.store import Index
 
 __all__ = ["ScaleResult", "evaluate_scale", "summary", "synthetic_vectors"]

@@ -1,0 +1,1 @@
+"""The answering path: prompts, citation markers, support checks, extractive answers, chat."""

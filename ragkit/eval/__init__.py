@@ -1,0 +1,31 @@
+"""Benchmarks behind ``ragkit eval``: retrieval, question answering, calibration, ingest, scale.
+
+Each evaluation measures ragkit against a baseline run in the same process and returns a
+report whose ``lines()`` print one figure each. The CLI calls only what is exported here.
+"""
+
+from ragkit.eval._calibrate import CalibrationReport, evaluate_calibration
+from ragkit.eval._ingest import IngestBench, evaluate_ingest
+from ragkit.eval._qa import PIPELINES, QaReport, SquadData, evaluate_qa, load_squad
+from ragkit.eval._retrieval import MODES, BeirData, RetrievalRow, evaluate_retrieval, load_beir
+from ragkit.eval._scale import ScaleResult, evaluate_scale, summary
+
+__all__ = [
+    "MODES",
+    "PIPELINES",
+    "BeirData",
+    "CalibrationReport",
+    "IngestBench",
+    "QaReport",
+    "RetrievalRow",
+    "ScaleResult",
+    "SquadData",
+    "evaluate_calibration",
+    "evaluate_ingest",
+    "evaluate_qa",
+    "evaluate_retrieval",
+    "evaluate_scale",
+    "load_beir",
+    "load_squad",
+    "summary",
+]

@@ -1,0 +1,60 @@
+"""What the Assistant needs of an encoder and a generator, so either can be swapped in.
+
+:class:`~ragkit.models.Encoder` and :class:`~ragkit.models.Generator` implement these on
+onnxruntime and llama.cpp; tests and embedders pass their own to ``Assistant(...)`` (see
+:mod:`ragkit.testing` for a scripted generator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+__all__ = ["TextEncoder", "TextGenerator"]
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """Texts to L2-normalised float32 vectors of a fixed width."""
+
+    @property
+    def dims(self) -> int:
+        """Width of the vectors."""
+        ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the vectors this encoder makes; an index refuses any other."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """A ``[len(texts), dims]`` float32 array, rows of unit length."""
+        ...
+
+    def chunking_tokenizer(self) -> Tokenizer:
+        """The tokenizer chunks are counted with (no padding, no truncation)."""
+        ...
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """A chat model that streams its answer."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's vocabulary."""
+        ...
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]:
+        """Yield the answer's text in pieces as it is written."""
+        ...
+
+    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
+        """Tokens of the rendered prompt."""
+        ...
