@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, NamedTuple
 
+from ragkit._text import sentence_spans
+
 from ._types import Chunk, Document, Section
 
 if TYPE_CHECKING:
@@ -25,17 +27,6 @@ if TYPE_CHECKING:
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
 _WORD = re.compile(r"\S+")
 _LINE_BREAK = re.compile(r"\n")
-# A run of sentence punctuation with any closing quotes or brackets, followed by whitespace.
-# Matching only from the start of a run keeps the scan linear even in a long run of dots.
-_SENTENCE_END = re.compile(r"(?<![.!?\u2026])(?P<punct>[.!?\u2026]+)[\"'\u201d\u2019\u00bb)\]]*(?=\s+(?P<next>\S))")
-_OPENERS = "([{\"'\u201c\u2018\u00ab"
-# Dotted abbreviations: "e.g.", "i.e.", "a.m.", "p.m.", "U.S.", "Ph.D."
-_DOTTED = re.compile(r"(?:[^\W\d_]{1,3}\.){2,}")
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms mx dr prof sr jr st mt vs cf al approx ca fig figs eq eqs no nos vol vols pp ch sec"
-    " art ref refs dept est esp resp viz ed eds rev gen col lt capt sgt gov sen rep jan feb mar apr"
-    " jun jul aug sep sept oct nov dec".split()
-)
 
 # Split levels for a sentence that alone exceeds the budget, coarsest first.
 _LINES, _WORDS, _TOKENS, _CHARS = 0, 1, 2, 3
@@ -67,7 +58,9 @@ class _Unit(NamedTuple):
     whole: bool  # a complete sentence (only these are repeated as overlap)
 
 
-def chunk_document(doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, overlap: int = 40) -> list[Chunk]:
+def chunk_document(
+    doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, overlap: int = 40
+) -> list[Chunk]:
     """Cut a document's sections into chunks of at most ``max_tokens`` encoder tokens.
 
     ``tokenizer`` must have padding and truncation disabled (``no_padding()``,
@@ -86,11 +79,15 @@ def chunk_document(doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, o
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
     if not 0 <= overlap < max_tokens:
-        raise ValueError(f"overlap must be at least 0 and less than max_tokens ({max_tokens}), got {overlap}")
+        raise ValueError(
+            f"overlap must be at least 0 and less than max_tokens ({max_tokens}), got {overlap}"
+        )
     if tokenizer.padding is not None or tokenizer.truncation is not None:
         # Truncation would silently drop the end of every long section; padding would
         # inflate every count.
-        raise ValueError("the tokenizer pads or truncates; call no_padding() and no_truncation() on it first")
+        raise ValueError(
+            "the tokenizer pads or truncates; call no_padding() and no_truncation() on it first"
+        )
 
     chunks: list[Chunk] = []
     windows = [(section, span) for section in doc.sections for span in _windows(section.text)]
@@ -120,7 +117,10 @@ def _windows(text: str) -> list[tuple[int, int]]:
     start = 0
     while len(text) - start > _WINDOW_CHARS:
         limit = start + _WINDOW_CHARS
-        cuts = (text.rfind(separator, limit - _WINDOW_CHARS // 2, limit) for separator in _WINDOW_SEPARATORS)
+        cuts = (
+            text.rfind(separator, limit - _WINDOW_CHARS // 2, limit)
+            for separator in _WINDOW_SEPARATORS
+        )
         # Cut after a separator's first character: the period of ". ", say.
         end = next((cut + 1 for cut in cuts if cut != -1), limit)
         windows.append((start, end))
@@ -159,7 +159,9 @@ def _chunk_texts(
     # Counts taken from offsets in context are exact for WordPiece cut at whitespace, but not
     # for a word cut between its sub-tokens, nor for every tokenizer; re-encode each chunk
     # once (batched) so n_tokens is what the encoder will see.
-    checked = tokenizer.encode_batch([texts[index][start:end] for index, start, end in flat], add_special_tokens=False)
+    checked = tokenizer.encode_batch(
+        [texts[index][start:end] for index, start, end in flat], add_special_tokens=False
+    )
     results: list[list[tuple[int, int, int]]] = [[] for _ in texts]
     for (index, start, end), encoding in zip(flat, checked, strict=True):
         n_tokens = len(encoding.ids)
@@ -179,7 +181,9 @@ def _chunk_texts(
 class _Packer:
     """Packs one text into chunk spans using token start offsets from a single encoding."""
 
-    def __init__(self, text: str, token_starts: Sequence[int], max_tokens: int, overlap: int) -> None:
+    def __init__(
+        self, text: str, token_starts: Sequence[int], max_tokens: int, overlap: int
+    ) -> None:
         self.text = text
         self.starts = sorted(token_starts)
         self.max_tokens = max_tokens
@@ -207,7 +211,10 @@ class _Packer:
             return past_token[end - 1] - first_token[first]
 
         def units_fit(first: int, end: int) -> bool:
-            return size(first, end) <= self.max_tokens and units[end - 1].end - units[first].start <= self.max_chars
+            return (
+                size(first, end) <= self.max_tokens
+                and units[end - 1].end - units[first].start <= self.max_chars
+            )
 
         def overlap_start(first: int, end: int) -> int:
             start = end
@@ -221,7 +228,9 @@ class _Packer:
                 carry += 1
             return carry
 
-        chunks: list[tuple[int, int, int]] = []  # (first unit, end unit, first unit not in the previous chunk)
+        chunks: list[
+            tuple[int, int, int]
+        ] = []  # (first unit, end unit, first unit not in the previous chunk)
         new = carry = 0
         while new < len(units):
             first = fit_overlap(carry, new, new + 1)
@@ -231,7 +240,10 @@ class _Packer:
             chunks.append((first, end, new))
             carry, new = overlap_start(first, end), end
 
-        if len(chunks) >= 2 and size(chunks[-1][2], len(units)) < self.max_tokens // _SMALL_TAIL_DIVISOR:
+        if (
+            len(chunks) >= 2
+            and size(chunks[-1][2], len(units)) < self.max_tokens // _SMALL_TAIL_DIVISOR
+        ):
             first, _, prev_new = chunks[-2]
             split = chunks[-1][2]
             # Move units back while the tail stays no bigger than what remains before it.
@@ -242,51 +254,23 @@ class _Packer:
             ):
                 split -= 1
             chunks[-2] = (first, split, prev_new)
-            chunks[-1] = (fit_overlap(overlap_start(first, split), split, len(units)), len(units), split)
+            chunks[-1] = (
+                fit_overlap(overlap_start(first, split), split, len(units)),
+                len(units),
+                split,
+            )
 
         return [(units[first].start, units[end - 1].end) for first, end, _ in chunks]
 
     def _units(self) -> list[_Unit]:
         units: list[_Unit] = []
         for para_start, para_end in _spans(self.text, _BLANK_LINE, 0, len(self.text)):
-            for start, end in self._sentences(para_start, para_end):
+            for start, end in sentence_spans(self.text, para_start, para_end):
                 if self.fits(start, end):
                     units.append(_Unit(start, end, True))
                 else:
                     units.extend(_Unit(a, b, False) for a, b in self._fit(start, end, _LINES))
         return units
-
-    def _sentences(self, lo: int, hi: int) -> list[tuple[int, int]]:
-        sentences: list[tuple[int, int]] = []
-        start = lo
-        for match in _SENTENCE_END.finditer(self.text, lo, hi):
-            if self._ends_sentence(match, lo):
-                sentences.append((start, match.end()))
-                start = match.start("next")
-        sentences.append((start, hi))
-        return sentences
-
-    def _ends_sentence(self, match: re.Match[str], para_start: int) -> bool:
-        if match["next"].islower():
-            return False  # "e.g. the", "approx. five", "wait... then"
-        if match["punct"] != ".":
-            return True
-        # The word before the punctuation tells abbreviations, initials and list numbers apart.
-        word_start = match.start()
-        while word_start > para_start and not self.text[word_start - 1].isspace():
-            word_start -= 1
-        word = self.text[word_start : match.start()].lstrip(_OPENERS)
-        if word.lower() in _ABBREVIATIONS or _DOTTED.fullmatch(word + "."):
-            return False
-        if len(word) == 1 and word.isalpha():
-            return False  # an initial, "J. R. R. Tolkien"
-        if word.isdigit():
-            indent = word_start
-            while indent > para_start and self.text[indent - 1] in " \t":
-                indent -= 1
-            if indent == para_start or self.text[indent - 1] == "\n":
-                return False  # a numbered list item, "2. Then ..."
-        return True
 
     def _fit(self, start: int, end: int, level: int) -> list[tuple[int, int]]:
         """Split a span that is over the limit into balanced pieces that are within it."""
@@ -307,13 +291,18 @@ class _Packer:
                     atoms.extend(self._fit(piece[0], piece[1], _CHARS))
             return self._balanced(atoms)
         else:
-            parts = [(cut, min(cut + self.max_chars, end)) for cut in range(start, end, self.max_chars)]
+            parts = [
+                (cut, min(cut + self.max_chars, end)) for cut in range(start, end, self.max_chars)
+            ]
         atoms = [piece for part in parts for piece in self._fit(part[0], part[1], level + 1)]
         return self._balanced(atoms)
 
     def _token_pieces(self, start: int, end: int) -> list[tuple[int, int]]:
         # Cut points are the token starts inside the word, so no token is ever split.
-        cuts = sorted(set(self.starts[bisect_left(self.starts, start) : bisect_left(self.starts, end)]) - {start})
+        cuts = sorted(
+            set(self.starts[bisect_left(self.starts, start) : bisect_left(self.starts, end)])
+            - {start}
+        )
         bounds = [start, *cuts, end]
         return list(pairwise(bounds))
 
@@ -333,10 +322,13 @@ class _Packer:
                 low = middle + 1
         groups = self._greedy(atoms, ends, past, low)
         return [
-            (atoms[first][0], atoms[end - 1][1]) for first, end in zip(groups, [*groups[1:], len(atoms)], strict=True)
+            (atoms[first][0], atoms[end - 1][1])
+            for first, end in zip(groups, [*groups[1:], len(atoms)], strict=True)
         ]
 
-    def _greedy(self, atoms: list[tuple[int, int]], ends: list[int], past: list[int], budget: int) -> list[int]:
+    def _greedy(
+        self, atoms: list[tuple[int, int]], ends: list[int], past: list[int], budget: int
+    ) -> list[int]:
         """Indices of the atoms that open a new group when packing greedily up to ``budget``.
 
         Both the token count and the length of a group grow with its last atom, so each

@@ -21,7 +21,11 @@ _TAB, _NO_BREAK_HYPHEN = f"{_W}tab", f"{_W}noBreakHyphen"
 _STYLE_ID, _VAL, _TYPE = f"{_W}styleId", f"{_W}val", f"{_W}type"
 # Deleted tracked changes, and the fallback copy of content Word also stores a newer way.
 _SKIPPED = frozenset(
-    {f"{_W}del", f"{_W}moveFrom", "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"}
+    {
+        f"{_W}del",
+        f"{_W}moveFrom",
+        "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
+    }
 )
 _XML_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
@@ -65,12 +69,15 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
             core = _read_side_part(archive, _CORE) if _CORE in names else None
     except LoadError:
         raise
-    except Exception as error:  # noqa: BLE001 - see above
+    except Exception as error:
         raise LoadError(path, f"not a readable .docx file: {error_cause(error)}") from error
 
     declared = _declared_encoding(document)
     if declared is not None:
-        raise LoadError(path, f"not a readable .docx file: {_DOCUMENT} declares the encoding {declared}, not UTF-8")
+        raise LoadError(
+            path,
+            f"not a readable .docx file: {_DOCUMENT} declares the encoding {declared}, not UTF-8",
+        )
     builder = SectionBuilder()
     levels = _style_levels(styles)
     try:
@@ -78,7 +85,9 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
     # expat raises ParseError; ValueError is left for a UTF-16 part that declares a
     # multi-byte encoding in UTF-16, which the check above cannot read.
     except (ElementTree.ParseError, ValueError) as error:
-        raise LoadError(path, f"not a readable .docx file: invalid XML in {_DOCUMENT}: {error_cause(error)}") from error
+        raise LoadError(
+            path, f"not a readable .docx file: invalid XML in {_DOCUMENT}: {error_cause(error)}"
+        ) from error
     return _core_title(core) or builder.first_label(0), builder.sections()
 
 
@@ -86,7 +95,9 @@ def _read_part(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
     info = archive.getinfo(name)
     size, packed = info.file_size, max(info.compress_size, 1)
     if size > _MAX_PART_BYTES:
-        reason = f"{size / (1 << 20):.1f} MB uncompressed, over the {_MAX_PART_BYTES >> 20} MB limit"
+        reason = (
+            f"{size / (1 << 20):.1f} MB uncompressed, over the {_MAX_PART_BYTES >> 20} MB limit"
+        )
     elif size > _RATIO_CHECKED_ABOVE and size > _MAX_RATIO * packed:
         reason = f"compressed {size // packed}:1, over {_MAX_RATIO}:1"
     else:
@@ -105,7 +116,7 @@ def _read_side_part(archive: zipfile.ZipFile, name: str) -> ElementTree.Element 
         with archive.open(name) as stream:
             data = stream.read(_MAX_SIDE_PART_BYTES)
         return None if _declared_encoding(data) else ElementTree.fromstring(data)
-    except Exception:  # noqa: BLE001 - a broken styles or properties part only costs headings or the title
+    except Exception:
         return None
 
 
@@ -120,7 +131,11 @@ def _declared_encoding(xml: bytes) -> str | None:
     if found is None:
         return None
     name = found.group(1).decode("ascii")
-    return None if name.lower().replace("_", "-") in ("utf-8", "utf8", "utf-16", "utf-16le", "utf-16be") else name
+    return (
+        None
+        if name.lower().replace("_", "-") in ("utf-8", "utf8", "utf-16", "utf-16le", "utf-16be")
+        else name
+    )
 
 
 def _style_levels(styles: ElementTree.Element | None) -> dict[str, int]:
@@ -167,7 +182,9 @@ def _read_body(document: bytes, levels: dict[str, int], builder: SectionBuilder)
             body.clear()
 
 
-def _add_blocks(element: ElementTree.Element, levels: dict[str, int], builder: SectionBuilder) -> None:
+def _add_blocks(
+    element: ElementTree.Element, levels: dict[str, int], builder: SectionBuilder
+) -> None:
     # Paragraphs and tables may sit inside content controls and other wrappers; walked
     # with a list rather than recursion, so deep nesting cannot overflow the stack.
     pending = [element]

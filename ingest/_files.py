@@ -125,7 +125,9 @@ def _included(includes: list[_Rule], rel: str) -> bool:
     # pattern naming a directory is tried against each of the file's parent directories.
     parts = rel.split("/")
     parents = ["/".join(parts[:end]) for end in range(1, len(parts))]
-    return _verdict(includes, rel, False) or any(_verdict(includes, parent, True) for parent in parents)
+    return _verdict(includes, rel, False) or any(
+        _verdict(includes, parent, True) for parent in parents
+    )
 
 
 def _ignore_file_rules(directory: Path, rel_dir: str) -> list[_Rule]:

@@ -16,13 +16,16 @@ from ._types import Section
 # Never read: code, styling, and the navigation, banners and controls around the main text.
 # Forms are dropped later, by how much of the page they hold (see load_html).
 _DROPPED = frozenset(
-    "script style noscript template svg math nav header footer aside iframe object canvas button select".split()
+    (
+        "script style noscript template svg math nav header footer aside iframe object canvas "
+        "button select"
+    ).split()
 )
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _BLOCKS = frozenset(
-    """address article aside blockquote body caption center dd details dialog div dl dt fieldset figcaption form
-    figure h1 h2 h3 h4 h5 h6 hr html legend li main ol p pre section summary table tbody td tfoot th thead tr
-    ul""".split()
+    """address article aside blockquote body caption center dd details dialog div dl dt fieldset
+    figcaption form figure h1 h2 h3 h4 h5 h6 hr html legend li main ol p pre section summary table
+    tbody td tfoot th thead tr ul""".split()
 )
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 _CELLS = frozenset({"td", "th"})
@@ -31,18 +34,37 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 # The HTML standard looks for the charset in the first 1024 bytes; pages that put a long
 # comment or script first still deserve their declaration.
 _CHARSET_SNIFF_BYTES = 4096
-_META_CHARSET = re.compile(rb"<meta\b[^>]*?\bcharset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"<meta\b[^>]*?\bcharset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE
+)
 # The encodings of the WHATWG Encoding Standard, by their Python codec names. Anything else
 # a page declares (a Python-only codec such as "rot13", say) is ignored.
 _WEB_ENCODINGS = frozenset(
-    ["utf-8", "cp866", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "cp874", "gbk", "gb18030", "big5"]
+    [
+        "utf-8",
+        "cp866",
+        "koi8-r",
+        "koi8-u",
+        "mac-roman",
+        "mac-cyrillic",
+        "cp874",
+        "gbk",
+        "gb18030",
+        "big5",
+    ]
     + ["euc_jp", "iso2022_jp", "shift_jis", "cp932", "euc_kr"]
     + [f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)]
     + [f"cp{n}" for n in range(1250, 1259)]
 )
 # As browsers do: latin-1 and ASCII labels mean windows-1252, and a UTF-16 label found by
 # reading the bytes as ASCII cannot be true.
-_WEB_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "utf-16": "utf-8", "utf-16-le": "utf-8", "utf-16-be": "utf-8"}
+_WEB_ALIASES = {
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "utf-16": "utf-8",
+    "utf-16-le": "utf-8",
+    "utf-16-be": "utf-8",
+}
 
 _IN_MAIN, _IN_ARTICLE, _IN_FORM = 1, 2, 4
 _SCOPES = {"main": _IN_MAIN, "article": _IN_ARTICLE, "form": _IN_FORM}
@@ -175,7 +197,16 @@ class _TextExtractor(HTMLParser):
         if tag in _BLOCKS:
             self._break(top)
         role = self._open_role(tag)
-        self._push(_Frame(tag, False, top.pre or tag == "pre", scope, role, tag if tag in _BLOCKS else top.block))
+        self._push(
+            _Frame(
+                tag,
+                False,
+                top.pre or tag == "pre",
+                scope,
+                role,
+                tag if tag in _BLOCKS else top.block,
+            )
+        )
 
     def handle_endtag(self, tag: str) -> None:
         if self._open[tag]:
@@ -226,9 +257,9 @@ class _TextExtractor(HTMLParser):
                 self._pop_to(depth)
         if self._tables and tag in ("td", "th", "tr"):
             table = self._tables[-1]
-            depth = table.cell_depth if tag != "tr" or table.row_depth is None else table.row_depth
-            if depth is not None:
-                self._pop_to(depth)
+            stop = table.cell_depth if tag != "tr" or table.row_depth is None else table.row_depth
+            if stop is not None:
+                self._pop_to(stop)
             if tag == "tr":
                 table.end_row()
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ragkit._errors import LoadError
+from ragkit._hashing import sha256_file
 
 from ._docx import load_docx
 from ._html import load_html
@@ -38,7 +39,6 @@ _LOADERS: dict[str, Loader] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
 MAX_FILE_BYTES = 64 << 20
 _MB = 1 << 20
-_HASH_BLOCK = 1 << 20
 _IS_DIRECTORY = "is a directory, not a file"
 
 
@@ -48,14 +48,10 @@ def file_sha256(path: Path) -> str:
     Lets a caller skip an unchanged file before parsing it. Raises :class:`LoadError` when
     the file cannot be read.
     """
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as stream:
-            while block := stream.read(_HASH_BLOCK):
-                digest.update(block)
+        return sha256_file(path)
     except OSError as error:
         raise LoadError(path, _describe(error)) from error
-    return digest.hexdigest()
 
 
 def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
@@ -73,7 +69,9 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     loader = _LOADERS.get(suffix)
     if loader is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise LoadError(path, f"unsupported file type {suffix or '(no suffix)'}; supported: {supported}")
+        raise LoadError(
+            path, f"unsupported file type {suffix or '(no suffix)'}; supported: {supported}"
+        )
     try:
         # Non-blocking, so that a named pipe is refused below instead of waiting for a writer.
         with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:

@@ -53,11 +53,15 @@ def load_markdown(path: Path, data: bytes) -> tuple[str | None, tuple[Section, .
                 and not closing.group(2).strip()
             ):
                 fence = None
-        elif (opening := _FENCE.fullmatch(line)) and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+        elif (opening := _FENCE.fullmatch(line)) and not (
+            opening.group(1)[0] == "`" and "`" in opening.group(2)
+        ):
             fence = opening.group(1)
         elif heading := _ATX.fullmatch(line):
             builder.text(text[body_start:pos])
-            builder.heading(len(heading.group(1)), _CLOSING_HASHES.sub("", heading.group(2) or ""), line)
+            builder.heading(
+                len(heading.group(1)), _CLOSING_HASHES.sub("", heading.group(2) or ""), line
+            )
             body_start = line_end
         pos = line_end + 1
     builder.text(text[body_start:])

@@ -16,7 +16,10 @@ _LIGATURES = {
 }
 # No-break, typographic-width and ideographic spaces: word processors and HTML (&nbsp;) use
 # them where a plain space is meant, and a search for "10 mg" must find "10\u00a0mg".
-_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_SPACES = (
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000"
+)
 # Characters Python itself reads as line boundaries; deleting them would glue two lines' words.
 _LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028"
 # The other C0 and C1 controls (broken PDF font maps and latin-1 guesses produce them), soft

@@ -53,7 +53,7 @@ def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
     except DependencyError:
         # pypdf decrypts AES only with an optional package; say so instead of "corrupt".
         raise LoadError(path, _NEEDS_CRYPTOGRAPHY) from None
-    except Exception as error:  # noqa: BLE001 - see above
+    except Exception as error:
         raise LoadError(path, f"not a readable PDF: {error_cause(error)}") from error
     if n_pages == 0:
         raise LoadError(path, "not a readable PDF: no pages found")
@@ -64,13 +64,17 @@ def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
             raw = pages[number - 1].extract_text()
         except DependencyError:
             raise LoadError(path, _NEEDS_CRYPTOGRAPHY) from None
-        except Exception as error:  # noqa: BLE001 - see above
-            raise LoadError(path, f"not a readable PDF: page {number}: {error_cause(error)}") from error
+        except Exception as error:
+            raise LoadError(
+                path, f"not a readable PDF: page {number}: {error_cause(error)}"
+            ) from error
         # Empty pages are returned too, so that load() can report which pages had no text.
         sections.append(Section(raw if has_text(raw) else "", page=number))
     if not any(section.text for section in sections):
         noun = "page" if n_pages == 1 else "pages"
-        raise LoadError(path, f"no extractable text in {n_pages} {noun} (scanned images? run OCR first)")
+        raise LoadError(
+            path, f"no extractable text in {n_pages} {noun} (scanned images? run OCR first)"
+        )
     return _title(reader), tuple(sections)
 
 
@@ -78,6 +82,6 @@ def _title(reader: PdfReader) -> str | None:
     try:
         metadata = reader.metadata
         title = metadata.title if metadata is not None else None
-    except Exception:  # noqa: BLE001 - a broken info dictionary only costs the title
+    except Exception:
         return None
     return title if isinstance(title, str) else None

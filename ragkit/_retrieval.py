@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Sequence
 
 import numpy as np
 
+from ragkit._text import words
+from ragkit._types import Passage, SearchMode
 from ragkit.store import Filter, Index, StoredChunk
-from ragkit._types import Passage
 
-__all__ = ["Mode", "rank", "search", "rrf", "fit_budget"]
+__all__ = ["rank", "rrf", "search"]
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int) -> dict[int, float]:
@@ -23,16 +22,12 @@ def rrf(rankings: Sequence[Sequence[int]], k: int) -> dict[int, float]:
     return fused
 
 
-Mode = Literal["hybrid", "dense", "bm25"]
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
 def rank(
     index: Index,
     query_vector: np.ndarray | None,
     question: str,
     *,
-    mode: Mode,
+    mode: SearchMode,
     depth: int,
     rrf_k: int,
     exact: bool | None = None,
@@ -60,7 +55,7 @@ DUPLICATE_JACCARD = 0.8
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORD.findall(text))
+    return frozenset(w.lower() for w in words(text))
 
 
 def search(
@@ -71,7 +66,7 @@ def search(
     k: int,
     candidates: int,
     rrf_k: int,
-    mode: Mode = "hybrid",
+    mode: SearchMode = "hybrid",
     where: Filter | None = None,
     expand: int = 0,
 ) -> list[Passage]:
@@ -81,8 +76,9 @@ def search(
     with ``expand`` each passage's text is widened by that many neighbouring chunks of its
     document on each side, for context.
     """
-    ranked = rank(index, query_vector, question, mode=mode, depth=max(candidates, k),
-                  rrf_k=rrf_k, where=where)
+    ranked = rank(
+        index, query_vector, question, mode=mode, depth=max(candidates, k), rrf_k=rrf_k, where=where
+    )
     chunks = index.chunks([i for i, _ in ranked[: 3 * k]])
     kept: list[tuple[int, float]] = []
     seen: list[frozenset[str]] = []
@@ -105,7 +101,7 @@ def search(
             page=chunks[i].page,
             heading=chunks[i].heading,
             text=_expanded(index, chunks[i], expand) if expand else chunks[i].text,
-            score=score,
+            rank_score=score,
             similarity=float(vectors[i] @ query_vector) if i in vectors else 0.0,
         )
         for i, score in kept
@@ -129,17 +125,3 @@ def _expanded(index: Index, chunk: StoredChunk, span: int) -> str:
             text += " " + other.text[end - other.start :].lstrip()
         end = other.end if end is None else max(end, other.end)
     return text.strip()
-
-
-def fit_budget(
-    passages: Sequence[Passage], budget: int, count_tokens: Callable[[str], int]
-) -> list[Passage]:
-    """The leading passages whose texts fit in ``budget`` tokens (at least the first one)."""
-    kept, used = [], 0
-    for passage in passages:
-        cost = count_tokens(passage.text)
-        if kept and used + cost > budget:
-            break
-        kept.append(passage)
-        used += cost
-    return kept

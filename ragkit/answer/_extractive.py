@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragkit.answer._support import VERBATIM_SUPPORT, ScoredSentence, content_words, is_heading
+from ragkit._text import content_words
 from ragkit._types import AnswerSentence, Passage
+from ragkit.answer._support import VERBATIM_SUPPORT, ScoredSentence, is_heading
 
 __all__ = ["extract"]
 
@@ -40,7 +41,12 @@ def extract(
     order = list(dict.fromkeys(s.passage for s in picked))
     shown = tuple(passages[i] for i in order)
     quoted = tuple(
-        AnswerSentence(s.text, (order.index(s.passage) + 1,), VERBATIM_SUPPORT, True)
+        AnswerSentence(
+            text=s.text,
+            citations=(order.index(s.passage) + 1,),
+            support=VERBATIM_SUPPORT,
+            supported=True,
+        )
         for s in picked
     )
     return shown, quoted

@@ -12,39 +12,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ragkit._text import STOPWORDS, content_words, sentences, stem, words
 from ragkit._types import AnswerSentence
 
 __all__ = [
     "MARKER",
+    "VERBATIM_SUPPORT",
     "Encode",
     "ScoredSentence",
-    "VERBATIM_SUPPORT",
     "answer_sentences",
     "check_claims",
-    "content_words",
     "is_heading",
     "marker_numbers",
     "passage_sentences",
     "score_sentences",
-    "sentences",
     "support",
 ]
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 """Texts to L2-normalised vectors, one row each (``Encoder.encode``)."""
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+", re.UNICODE)
 # A line that starts a list item, a heading or a numbered clause begins a new sentence even
 # when the line before it has no full stop.
 _ITEM = re.compile(r"^\s*(?:[-*•+]\s|#{1,6}\s|\d+(?:\.\d+)+\s|\d+[.)]\s|\(?[a-z0-9]\)\s)")
 _RULE = re.compile(r"^[-=_+| ]{3,}$")
-_STOP = frozenset(
-    "a an and are as at be been by can could did do does for from had has have how i if in "
-    "into is it its may me must my not of on or our over should so than that the their them "
-    "then there these they this to under up was we were what when where which who whom whose "
-    "why will with would you your".split()
-)
 # Question words weigh this much against the encoder's cosine when ranking sentences: a
 # sentence that repeats the question's rare words is usually the one that answers it.
 _OVERLAP_WEIGHT = 0.5
@@ -52,11 +43,6 @@ _OVERLAP_WEIGHT = 0.5
 _COSINE_WEIGHT = 0.5
 VERBATIM_SUPPORT = 1.0 + _COSINE_WEIGHT
 """The support of a sentence quoted from the passage itself: every word, cosine 1."""
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of ``text`` (a light splitter; answers are short)."""
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
 def passage_sentences(text: str) -> list[str]:
@@ -91,27 +77,16 @@ def is_heading(line: str) -> bool:
     """
     if line.startswith("#"):
         return True
-    words = re.findall(r"[^\W\d_]+", line)
-    long_words = [w for w in words if len(w) > 3]
+    lettered = [w for w in words(line) if w.isalpha()]
+    long_words = [w for w in lettered if len(w) > 3]
     # One capitalised long word among short ones ("The Landlord may") is a wrapped sentence.
-    enough = len(long_words) >= 2 or len(words) <= 2
+    enough = len(long_words) >= 2 or len(lettered) <= 2
     return (
-        bool(long_words) and enough and line[-1] not in ".,;:!?"
+        bool(long_words)
+        and enough
+        and line[-1] not in ".,;:!?"
         and all(w[0].isupper() for w in long_words)
     )
-
-
-def _stem(word: str) -> str:
-    # Enough to match "Normans"/"Norman" and "refunded"/"refund" without a stemmer library.
-    for suffix in ("ies", "es", "s", "ed", "ing"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, lightly stemmed words and numbers of ``text`` without stop words."""
-    return {_stem(w) for w in (t.lower() for t in _TOKEN.findall(text)) if w not in _STOP}
 
 
 @dataclass(frozen=True)
@@ -153,16 +128,18 @@ def _weights(text: str, exclude: set[str]) -> dict[str, float]:
     """The content words of ``text`` not in ``exclude``, weighted by how much a wrong one
     costs: numbers 3, names (capitalised inside the sentence) 2, other words 1."""
     weights: dict[str, float] = {}
-    for i, token in enumerate(_TOKEN.findall(text)):
+    for i, token in enumerate(words(text)):
         word = token.lower()
-        if word in _STOP or _stem(word) in exclude:
+        if word in STOPWORDS or stem(word) in exclude:
             continue
         weight = 3.0 if token[0].isdigit() else 2.0 if i and token[0].isupper() else 1.0
-        weights[_stem(word)] = max(weight, weights.get(_stem(word), 0.0))
+        weights[stem(word)] = max(weight, weights.get(stem(word), 0.0))
     return weights
 
 
-def support(claim: dict[str, float], vector: np.ndarray, evidence: Sequence[ScoredSentence]) -> float:
+def support(
+    claim: dict[str, float], vector: np.ndarray, evidence: Sequence[ScoredSentence]
+) -> float:
     """How well ``evidence`` (a passage's sentences) backs a claim.
 
     ``claim`` holds the claim's novel words (those not already in the question) with their
@@ -200,17 +177,32 @@ def check_claims(
     vectors = encode(texts)
     asked = content_words(question)
     checked = []
-    for (text, markers), vector in zip(parts, vectors):
+    for (text, markers), vector in zip(parts, vectors, strict=True):
         novel = _weights(text, asked)
         scores = [support(novel, vector, passage) for passage in evidence]
         given = [n for n in markers if 1 <= n <= len(evidence)]
         best_given = max((scores[n - 1] for n in given), default=-1.0)
         best = int(np.argmax(scores)) + 1
         if given and (best_given >= threshold or scores[best - 1] < threshold):
-            checked.append(AnswerSentence(text, tuple(given), best_given, best_given >= threshold))
+            checked.append(
+                AnswerSentence(
+                    text=text,
+                    citations=tuple(given),
+                    support=best_given,
+                    supported=best_given >= threshold,
+                )
+            )
         else:
             score = scores[best - 1]
-            checked.append(AnswerSentence(text, (best,), score, score >= threshold, True))
+            checked.append(
+                AnswerSentence(
+                    text=text,
+                    citations=(best,),
+                    support=score,
+                    supported=score >= threshold,
+                    inferred=True,
+                )
+            )
     return checked
 
 
@@ -228,14 +220,17 @@ def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """The sentences of an answer, each without its ``[n]`` markers and with their numbers.
 
     A marker written after the full stop ("... in 1974. [1]") belongs to the sentence before.
+    A line break ends a sentence even without a full stop (models write one claim a line),
+    and a number cited twice is listed once.
     """
     found: list[tuple[str, list[int]]] = []
-    for piece in sentences(answer):
+    for piece in (s for line in answer.splitlines() for s in sentences(line)):
         lead = _LEADING_MARKERS.match(piece)
         if found and lead:
-            found[-1][1].extend(marker_numbers(lead.group(0)))
+            cited = found[-1][1]
+            cited.extend(n for n in dict.fromkeys(marker_numbers(lead.group(0))) if n not in cited)
             piece = piece[lead.end() :]
         text = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", piece)).strip()
         if re.search(r"\w", text):
-            found.append((text, marker_numbers(piece)))
+            found.append((text, list(dict.fromkeys(marker_numbers(piece)))))
     return found
