@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
 
 from ragkit import ingest
-from ragkit.answer._chat import Chat, Rewrite
 from ragkit._config import Config
-from ragkit.models._encoder import Encoder
-from ragkit.models._interfaces import TextEncoder, TextGenerator
 from ragkit._errors import LoadError
-from ragkit.models._generator import Generator
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
-from ragkit.models._packs import ModelPacks
+from ragkit._retrieval import rank, search
+from ragkit._types import (
+    Answer,
+    AnswerSentence,
+    AskMode,
+    Citation,
+    DocumentInfo,
+    IngestFailure,
+    IngestProgress,
+    IngestReport,
+    Passage,
+    Rewrite,
+    SearchMode,
+    check_choice,
+)
+from ragkit.answer._chat import Chat
 from ragkit.answer._extractive import extract
 from ragkit.answer._prompt import (
     IDK,
@@ -26,23 +36,15 @@ from ragkit.answer._prompt import (
     render,
     trim_passages,
 )
-from ragkit._retrieval import Mode, rank, search
+from ragkit.answer._stream import AnswerStream
 from ragkit.answer._support import check_claims, score_sentences
-from ragkit._types import (
-    Answer,
-    AnswerSentence,
-    Citation,
-    DocumentInfo,
-    IngestFailure,
-    IngestProgress,
-    IngestReport,
-    Passage,
-)
+from ragkit.models._encoder import Encoder
+from ragkit.models._generator import Generator
+from ragkit.models._interfaces import TextEncoder, TextGenerator
+from ragkit.models._packs import ModelPacks
 from ragkit.store import Filter, Index
 
-__all__ = ["Assistant", "AnswerStream", "AskMode"]
-
-AskMode = Literal["generate", "extractive"]
+__all__ = ["Assistant"]
 
 NOTHING_RELEVANT = (
     "I don't know: nothing in the indexed documents is relevant enough to answer this."
@@ -52,33 +54,9 @@ NOTHING_SUPPORTED = (
 )
 NO_GENERATOR = (
     "No generator pack is installed in {models}, so these are the most relevant sentences of "
-    "the documents, quoted; run `ragkit models build` for generated answers."
+    "the documents, quoted; build the default packs (ragkit.models.build_packs) or add a GGUF "
+    "(ModelPacks.add_gguf) for generated answers."
 )
-
-
-class AnswerStream:
-    """Iterate to receive the answer's text as it is written; then read :attr:`answer`."""
-
-    def __init__(self, pieces: Iterator[str], finish: Callable[[str], Answer]) -> None:
-        self._pieces = pieces
-        self._finish = finish
-        self._text: list[str] = []
-        self._answer: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        for piece in self._pieces:
-            self._text.append(piece)
-            yield piece
-        self._answer = self._finish("".join(self._text))
-
-    @property
-    def answer(self) -> Answer:
-        """The checked answer with citations (consumes the rest of the stream if needed)."""
-        if self._answer is None:
-            for _ in self:
-                pass
-        assert self._answer is not None
-        return self._answer
 
 
 class Assistant:
@@ -137,7 +115,9 @@ class Assistant:
         """The generator: the one given, else the configured pack, loaded on first use."""
         if self._generator is None:
             pack = self.packs.get(self.config.generator, "generator")
-            self._generator = Generator(pack, n_ctx=self.config.n_ctx, threads=self.config.n_threads)
+            self._generator = Generator(
+                pack, n_ctx=self.config.n_ctx, threads=self.config.n_threads
+            )
         return self._generator
 
     def _open(self, *, with_encoder: bool) -> Index:
@@ -146,9 +126,15 @@ class Assistant:
         self.close()
         if with_encoder:
             enc = self.encoder
-            self._index = Index(self.db_path, fingerprint=enc.fingerprint, dims=enc.dims)
+            self._index = Index(
+                self.db_path,
+                fingerprint=enc.fingerprint,
+                dims=enc.dims,
+                recipe=enc.recipe,
+                busy_timeout=self.config.busy_timeout,
+            )
         else:
-            self._index = Index(self.db_path)
+            self._index = Index(self.db_path, busy_timeout=self.config.busy_timeout)
         return self._index
 
     # documents -----------------------------------------------------------------------------
@@ -176,22 +162,22 @@ class Assistant:
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        paths = [Path(p).expanduser() for p in paths]
+        given = [Path(p).expanduser() for p in paths]
         # Materialised once: every folder gets the same filters, even from a generator.
         include = list(include) if include is not None else None
         exclude = list(exclude) if exclude is not None else None
         report = IngestReport()
         files: list[Path] = []
-        for given in paths:
+        for path in given:
             try:
-                files.extend(ingest.iter_files([given], include=include, exclude=exclude))
+                files.extend(ingest.iter_files([path], include=include, exclude=exclude))
             except LoadError as exc:
-                report.failed.append(IngestFailure(exc.path, exc.reason))
+                report.failed.append(IngestFailure(path=exc.path, reason=exc.reason))
         if files:
             labels = Labels(collection, tuple(sorted(set(tags))))
             self._ingest([FileSource(p) for p in files], progress, report, labels)
         if prune:
-            report.removed = self._prune([p for p in paths if p.is_dir()], files)
+            report.removed = self._prune([p for p in given if p.is_dir()], files)
         return report
 
     def _prune(self, folders: list[Path], kept: list[Path]) -> list[str]:
@@ -221,7 +207,7 @@ class Assistant:
 
     def _ingest(
         self,
-        sources: list[FileSource | TextSource],
+        sources: Sequence[FileSource | TextSource],
         progress: Callable[[IngestProgress], None] | None,
         report: IngestReport,
         labels: Labels,
@@ -231,10 +217,19 @@ class Assistant:
             memory_bytes=self.config.parse_memory_mb << 20,
             workers=self.config.n_parse_workers,
         )
+        index = self._open(with_encoder=True)
+        index.bind_chunking(
+            {"chunk_tokens": self.config.chunk_tokens, "chunk_overlap": self.config.chunk_overlap}
+        )
         return run_ingest(
-            self._open(with_encoder=True), self.encoder, sources,
-            sizes=(self.config.chunk_tokens, self.config.chunk_overlap), limits=limits,
-            progress=progress, report=report, labels=labels,
+            index,
+            self.encoder,
+            sources,
+            sizes=(self.config.chunk_tokens, self.config.chunk_overlap),
+            limits=limits,
+            progress=progress,
+            report=report,
+            labels=labels,
         )
 
     def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
@@ -253,8 +248,17 @@ class Assistant:
     def documents(self) -> list[DocumentInfo]:
         """Every document in the index, sorted by path."""
         return [
-            DocumentInfo(d.path, d.title, d.n_chunks, d.size, d.mtime, d.sha256, d.added_at,
-                         d.collection, tuple(d.metadata.get("tags", ())))
+            DocumentInfo(
+                path=d.path,
+                title=d.title,
+                chunks=d.n_chunks,
+                size=d.size,
+                mtime=d.mtime,
+                sha256=d.sha256,
+                added_at=d.added_at,
+                collection=d.collection,
+                tags=tuple(d.metadata.get("tags", ())),
+            )
             for d in self._open(with_encoder=False).documents()
         ]
 
@@ -265,32 +269,48 @@ class Assistant:
         question: str,
         k: int | None = None,
         *,
-        mode: Mode = "hybrid",
+        mode: SearchMode = "hybrid",
         where: Filter | None = None,
     ) -> list[Passage]:
         """The passages most relevant to ``question``, best first (no language model).
 
-        ``mode`` is ``"hybrid"`` (vector and BM25 ranks fused), ``"dense"`` or ``"bm25"``;
-        ``where`` (a :class:`Filter`) limits the search to some documents before ranking.
+        ``mode`` is ``"hybrid"`` (vector and BM25 ranks fused), ``"dense"`` or ``"bm25"``
+        (any other value raises :class:`ConfigError`); ``where`` (a :class:`Filter`) limits
+        the search to some documents before ranking.
         """
+        check_choice("mode", mode, SearchMode)
         index = self._open(with_encoder=True)
         if not question.strip():
             return []
         vector = self.encoder.encode([question])[0]
         return search(
-            index, vector, question, k=k or self.config.top_k,
-            candidates=self.config.candidates, rrf_k=self.config.rrf_k, mode=mode, where=where,
+            index,
+            vector,
+            question,
+            k=k or self.config.top_k,
+            candidates=self.config.candidates,
+            rrf_k=self.config.rrf_k,
+            mode=mode,
+            where=where,
             expand=self.config.expand_neighbors,
         )
 
-    def _rank_documents(self, question: str, *, mode: Mode, depth: int) -> list[str]:
+    def _rank_documents(self, question: str, *, mode: SearchMode, depth: int) -> list[str]:
         """Document keys best first, by their best chunk (for document-level evaluation)."""
+        check_choice("mode", mode, SearchMode)
         index = self._open(with_encoder=True)
         vector = self.encoder.encode([question])[0] if mode != "bm25" else None
         # Documents hold several chunks, so look deeper than ``depth`` to fill it.
         # "dense" is measured as the exact scan, the reference the coarse search is held to.
-        ranked = rank(index, vector, question, mode=mode, depth=3 * depth,
-                      rrf_k=self.config.rrf_k, exact=True if mode == "dense" else None)
+        ranked = rank(
+            index,
+            vector,
+            question,
+            mode=mode,
+            depth=3 * depth,
+            rrf_k=self.config.rrf_k,
+            exact=True if mode == "dense" else None,
+        )
         paths = index.chunk_paths([i for i, _ in ranked])
         return list(dict.fromkeys(paths[i] for i, _ in ranked if i in paths))[:depth]
 
@@ -298,58 +318,91 @@ class Assistant:
         self,
         question: str,
         *,
-        stream: bool = False,
         where: Filter | None = None,
         mode: AskMode = "generate",
         strict: bool = False,
-    ) -> Answer | AnswerStream:
+    ) -> Answer:
         """Answer ``question`` from the indexed documents, citing them.
 
-        With ``stream=True`` an :class:`AnswerStream` is returned: iterate over it for the
-        text as it is written, then read its ``answer``. When no passage is relevant enough,
-        the answer says so without calling the language model and carries the closest
-        passages. Each sentence of a generated answer is checked against the passages it
-        cites (``Answer.sentences``); with ``strict=True`` unsupported sentences are left
-        out of the text. ``mode="extractive"`` answers with the best supporting sentences
-        of the documents and no language model at all (also what happens, with a note, when
-        no generator pack is installed).
+        When no passage is relevant enough, the answer says so without calling the language
+        model and carries the closest passages. Each sentence of a generated answer is
+        checked against the passages it cites (``Answer.sentences``); with ``strict=True``
+        unsupported sentences are left out of the text. ``mode="extractive"`` answers with
+        the best supporting sentences of the documents and no language model at all (also
+        what happens, with a note, when no generator pack is installed); any other ``mode``
+        than these two raises :class:`ConfigError`. :meth:`ask_stream` streams the text.
         """
-        return self._ask(question, question, stream=stream, where=where, mode=mode, strict=strict)
+        return self.ask_stream(question, where=where, mode=mode, strict=strict).answer
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        where: Filter | None = None,
+        mode: AskMode = "generate",
+        strict: bool = False,
+    ) -> AnswerStream:
+        """As :meth:`ask`, streamed: iterate over the :class:`AnswerStream` for the text as
+        the model writes it, then read its ``answer`` (checked, with citations)."""
+        check_choice("mode", mode, AskMode)
+        return self._ask(question, question, where=where, mode=mode, strict=strict)
 
     def _ask(
         self,
         question: str,
         query: str,
         *,
-        stream: bool,
         where: Filter | None,
         mode: AskMode,
         strict: bool,
         earlier: str | None = None,
-    ) -> Answer | AnswerStream:
+    ) -> AnswerStream:
         """Answer ``question``, retrieving with ``query`` (a chat's standalone rewrite);
         ``earlier``, the question a follow-up leans on, is shown to the model too."""
         config = self.config
         passages = self.search(query, k=config.ask_passages, where=where)
         if not passages or max(p.similarity for p in passages) < config.min_similarity:
             shown = tuple(passages[: config.prompt_passages])
-            return _ready(Answer(question, NOTHING_RELEVANT, (), shown, abstained=True), stream)
+            return AnswerStream.ready(
+                Answer(
+                    question=question,
+                    text=NOTHING_RELEVANT,
+                    citations=(),
+                    passages=shown,
+                    abstained=True,
+                )
+            )
         scored = score_sentences(query, [p.text for p in passages], self.encoder.encode)
         note = ""
         # A loaded generator proves a generator pack exists: the packs' manifests are read
         # only until the first one loads, not on every question.
-        if (mode == "generate" and self._generator is None
-                and not any(p.kind == "generator" for p in self.packs.list())):
+        if (
+            mode == "generate"
+            and self._generator is None
+            and not any(p.kind == "generator" for p in self.packs.list())
+        ):
             mode, note = "extractive", NO_GENERATOR.format(models=self.config.models_dir)
         if mode == "extractive":
             shown, picked = extract(passages, scored, config.extract_sentences)
-            answer = Answer(question, render(picked), _citations(shown, picked), shown,
-                            sentences=picked, mode="extractive", note=note)
-            return _ready(answer, stream)
+            return AnswerStream.ready(
+                Answer(
+                    question=question,
+                    text=render(picked),
+                    citations=_citations(shown, picked),
+                    passages=shown,
+                    sentences=picked,
+                    mode="extractive",
+                    note=note,
+                )
+            )
         generator = self.generator
         excerpts = trim_passages(
-            passages, scored, budget=config.context_tokens, max_passages=config.prompt_passages,
-            per_passage=config.passage_sentences, count_tokens=generator.count_tokens,
+            passages,
+            scored,
+            budget=config.context_tokens,
+            max_passages=config.prompt_passages,
+            per_passage=config.passage_sentences,
+            count_tokens=generator.count_tokens,
         )
         messages = build_messages(question, [e.passage for e in excerpts], earlier=earlier)
         raw = generator.stream(
@@ -368,12 +421,15 @@ class Assistant:
             return self._check(question, query, "".join(written), excerpts, prompt_tokens, strict)
 
         # What streams to the reader never shows a marker to a passage that was not given.
-        shown = drop_invalid_markers(record(), len(excerpts))
-        result = AnswerStream(shown, finish)
-        return result if stream else result.answer
+        return AnswerStream(drop_invalid_markers(record(), len(excerpts)), finish)
 
     def _check(
-        self, question: str, query: str, raw: str, excerpts: list[Excerpt], prompt_tokens: int,
+        self,
+        question: str,
+        query: str,
+        raw: str,
+        excerpts: list[Excerpt],
+        prompt_tokens: int,
         strict: bool,
     ) -> Answer:
         """Check a generated answer: citations against the passages given, each sentence
@@ -381,17 +437,45 @@ class Assistant:
         passages = tuple(e.passage for e in excerpts)
         invalid = tuple(n for n in parse_citations(raw) if not 1 <= n <= len(passages))
         if not raw.strip() or is_abstention(raw):
-            return Answer(question, IDK, (), passages, True, invalid, prompt_tokens)
-        checked = tuple(check_claims(
-            raw, query, [e.sentences for e in excerpts], self.encoder.encode,
-            threshold=self.config.support_threshold,
-        ))
+            return Answer(
+                question=question,
+                text=IDK,
+                citations=(),
+                passages=passages,
+                abstained=True,
+                invalid_citations=invalid,
+                prompt_tokens=prompt_tokens,
+            )
+        checked = tuple(
+            check_claims(
+                raw,
+                query,
+                [e.sentences for e in excerpts],
+                self.encoder.encode,
+                threshold=self.config.support_threshold,
+            )
+        )
         shown = [s for s in checked if s.supported or not strict]
         if not shown:
-            return Answer(question, NOTHING_SUPPORTED, (), passages, True, invalid, prompt_tokens,
-                          checked)
-        return Answer(question, render(shown), _citations(passages, shown), passages, False,
-                      invalid, prompt_tokens, checked)
+            return Answer(
+                question=question,
+                text=NOTHING_SUPPORTED,
+                citations=(),
+                passages=passages,
+                abstained=True,
+                invalid_citations=invalid,
+                prompt_tokens=prompt_tokens,
+                sentences=checked,
+            )
+        return Answer(
+            question=question,
+            text=render(shown),
+            citations=_citations(passages, shown),
+            passages=passages,
+            invalid_citations=invalid,
+            prompt_tokens=prompt_tokens,
+            sentences=checked,
+        )
 
     def chat(
         self,
@@ -401,27 +485,28 @@ class Assistant:
         strict: bool = False,
         rewrite: Rewrite = "words",
     ) -> Chat:
-        """A conversation: ``chat.ask(question, stream=...)`` keeps the history, and a
-        follow-up ("what about its side effects?") is rewritten into a standalone search
-        query first: by carrying over the earlier query's salient words (``rewrite="words"``,
-        no model), by asking the generator (``"model"``), or not at all (``"off"``)."""
+        """A conversation: ``chat.ask(question)`` (or ``chat.ask_stream``) keeps the history,
+        and a follow-up ("what about its side effects?") is rewritten into a standalone
+        search query first: by carrying over the earlier query's salient words
+        (``rewrite="words"``, no model), by asking the generator (``"model"``), or not at all
+        (``"off"``). Other values of ``mode`` or ``rewrite`` raise :class:`ConfigError`."""
         return Chat(self, where=where, mode=mode, strict=strict, rewrite=rewrite)
 
 
-def _ready(answer: Answer, stream: bool) -> Answer | AnswerStream:
-    """An answer known before any model runs, as an answer or a one-piece stream."""
-    return AnswerStream(iter([answer.text]), lambda _text: answer) if stream else answer
-
-
-def _citations(passages: Sequence[Passage], sentences: Sequence[AnswerSentence]) -> tuple[Citation, ...]:
+def _citations(
+    passages: Sequence[Passage], sentences: Sequence[AnswerSentence]
+) -> tuple[Citation, ...]:
     """One citation per passage the sentences cite, in order of first citation; inferred
     when ragkit, not the model, chose every sentence's citation of it."""
     numbers = list(dict.fromkeys(n for s in sentences for n in s.citations))
     return tuple(
         Citation(
-            n=n, path=passages[n - 1].path, page=passages[n - 1].page,
-            heading=passages[n - 1].heading, text=passages[n - 1].text,
-            score=passages[n - 1].similarity,
+            n=n,
+            path=passages[n - 1].path,
+            page=passages[n - 1].page,
+            heading=passages[n - 1].heading,
+            text=passages[n - 1].text,
+            similarity=passages[n - 1].similarity,
             inferred=all(s.inferred for s in sentences if n in s.citations),
         )
         for n in numbers

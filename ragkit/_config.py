@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ragkit._errors import ConfigError
+from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Config", "default_home"]
 
@@ -75,6 +77,8 @@ class Config:
     parse_workers: int | None = None
     parse_timeout: float = 120.0
     parse_memory_mb: int = 2048
+    # Seconds a write to the index waits for another process's write before IndexBusyError.
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -102,6 +106,8 @@ class Config:
                 f"({self.max_answer_tokens}) + 256 for instructions must fit in n_ctx "
                 f"({self.n_ctx}); raise n_ctx or lower the budgets."
             )
+        if self.busy_timeout < 0:
+            raise ConfigError(f"busy_timeout ({self.busy_timeout}) must be >= 0 seconds.")
         object.__setattr__(self, "home", Path(self.home).expanduser())
 
     @property
@@ -126,6 +132,6 @@ class Config:
             return self.parse_workers
         return max(1, (os.cpu_count() or 2) - 1)
 
-    def replace(self, **changes: object) -> Config:
+    def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed (validated again)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)

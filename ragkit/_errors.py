@@ -9,13 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "RagkitError",
+    "ChunkingMismatchError",
     "ConfigError",
-    "ModelPackError",
-    "LoadError",
-    "StoreError",
+    "EncoderError",
     "EncoderMismatchError",
     "GenerationError",
+    "IndexBusyError",
+    "IndexCorruptError",
+    "LoadError",
+    "ModelPackError",
+    "RagkitError",
+    "StoreError",
 ]
 
 
@@ -46,6 +50,22 @@ class StoreError(RagkitError):
 
 class EncoderMismatchError(StoreError):
     """The index was built with a different encoder than the one configured."""
+
+
+class ChunkingMismatchError(StoreError):
+    """The index's documents were chunked with other settings than the configured ones."""
+
+
+class IndexBusyError(StoreError):
+    """Another connection held the index's write lock for longer than the busy timeout."""
+
+
+class IndexCorruptError(StoreError):
+    """The index file is not a SQLite database, or its pages are damaged."""
+
+
+class EncoderError(RagkitError):
+    """The encoder failed to load or to embed texts."""
 
 
 class GenerationError(RagkitError):

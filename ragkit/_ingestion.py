@@ -16,20 +16,24 @@ import multiprocessing
 import sys
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragkit import ingest
-from ragkit.models._encoder import Encoder
 from ragkit._errors import LoadError
 from ragkit._types import IngestFailure, IngestProgress, IngestReport
+from ragkit.models._interfaces import TextEncoder
 from ragkit.store import Index
 
-__all__ = ["FileSource", "TextSource", "Labels", "Limits", "run_ingest"]
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+__all__ = ["FileSource", "Labels", "Limits", "TextSource", "run_ingest"]
 
 # Chunks are embedded in batches of about this many, across documents, so small files do not
 # each pay for a separate encoder call.
@@ -71,12 +75,19 @@ class TextSource:
         # The title is kept as the heading, so it is embedded and searchable with each chunk.
         section = ingest.Section(ingest.normalize_text(self.text), heading=self.title or None)
         return ingest.Document(
-            path=Path(self.source), title=self.title or self.source, sections=(section,),
-            sha256=self.digest(), size=len(self.text.encode("utf-8")), mtime=0.0,
+            path=Path(self.source),
+            title=self.title or self.source,
+            sections=(section,),
+            sha256=self.digest(),
+            size=len(self.text.encode("utf-8")),
+            mtime=0.0,
         )
 
 
 Source = FileSource | TextSource
+
+_Parsed = tuple[ingest.Document, list[ingest.Chunk]] | tuple[None, str]
+"""What parsing one source gives: its document and chunks, or ``None`` and why it failed."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class Limits:
 
 # --- worker side ---------------------------------------------------------------------------
 
-_worker_tokenizer = None
+_worker_tokenizer: Tokenizer | None = None
 _worker_sizes = (200, 40)
 
 
@@ -136,7 +147,9 @@ def _die_with_parent() -> None:
         pass  # not Linux: an orphaned worker still exits when its task queue closes
 
 
-def _parse(source: Source, tokenizer=None, sizes: tuple[int, int] | None = None):
+def _parse(
+    source: Source, tokenizer: Tokenizer | None = None, sizes: tuple[int, int] | None = None
+) -> _Parsed:
     """Load and chunk one source; returns (document, chunks) or (None, failure reason)."""
     tokenizer = tokenizer or _worker_tokenizer
     max_tokens, overlap = sizes or _worker_sizes
@@ -183,7 +196,7 @@ class _WorkerContext(multiprocessing.context.SpawnContext):
 class _Parser:
     """Parses sources in order of submission, with a bounded number in flight."""
 
-    def __init__(self, encoder: Encoder, sizes: tuple[int, int], limits: Limits) -> None:
+    def __init__(self, encoder: TextEncoder, sizes: tuple[int, int], limits: Limits) -> None:
         self.sizes = sizes
         self.limits = limits
         self.tokenizer = encoder.chunking_tokenizer()
@@ -195,7 +208,9 @@ class _Parser:
             # not forkserver either: a server process outlives a main process killed with
             # SIGKILL, keeping idle workers alive forever.
             self.pool = ProcessPoolExecutor(
-                self.limits.workers, mp_context=_WorkerContext(), initializer=_init_worker,
+                self.limits.workers,
+                mp_context=_WorkerContext(),
+                initializer=_init_worker,
                 initargs=(self.tokenizer.to_str(), self.sizes, self.limits.memory_bytes),
             )
         return self.pool
@@ -212,12 +227,12 @@ class _Parser:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def parse(self, sources: Iterable[Source]) -> Iterator[tuple[Source, object, object]]:
+    def parse(self, sources: Iterable[Source]) -> Iterator[tuple[Source, _Parsed]]:
         if self.limits.workers <= 0:
             for source in sources:
-                yield (source, *_parse(source, self.tokenizer, self.sizes))
+                yield source, _parse(source, self.tokenizer, self.sizes)
             return
-        queue: collections.deque[tuple[Source, Future, float]] = collections.deque()
+        queue: collections.deque[tuple[Source, Future[_Parsed], float]] = collections.deque()
         depth = 4 * self.limits.workers
         iterator = iter(sources)
         exhausted = False
@@ -240,7 +255,7 @@ class _Parser:
             try:
                 result = future.result(timeout=remaining)
                 last_result = time.monotonic()
-                yield (source, *result)
+                yield source, result
                 continue
             except FutureTimeout:
                 reason = f"parsing took longer than {self.limits.seconds:g} s; skipped"
@@ -251,15 +266,15 @@ class _Parser:
             queue.clear()
             self._kill()
             last_result = time.monotonic()
-            yield source, None, reason
+            yield source, (None, reason)
             for other in others:
                 queue.append((other, self._start().submit(_parse, other), time.monotonic()))
 
 
 def run_ingest(
     index: Index,
-    encoder: Encoder,
-    sources: list[Source],
+    encoder: TextEncoder,
+    sources: Sequence[Source],
     *,
     sizes: tuple[int, int],
     limits: Limits,
@@ -277,7 +292,14 @@ def run_ingest(
         nonlocal done
         done += 1
         if progress:
-            progress(IngestProgress(done, total, report.chunks_embedded, key))
+            progress(
+                IngestProgress(
+                    files_done=done,
+                    files_total=total,
+                    chunks_embedded=report.chunks_embedded,
+                    path=key,
+                )
+            )
 
     def changed() -> Iterator[Source]:
         for source in sources:
@@ -288,18 +310,22 @@ def run_ingest(
                     mtime = source.path.stat().st_mtime if isinstance(source, FileSource) else 0.0
                     if mtime != stored.mtime or labels:
                         index.touch_document(
-                            key, mtime, collection=labels.collection,
+                            key,
+                            mtime,
+                            collection=labels.collection,
                             metadata=labels.metadata() if labels.tags else None,
                         )
                     report.unchanged.append(key)
                     tick(key)
                     continue
             except LoadError as exc:
-                report.failed.append(IngestFailure(key, exc.reason))
+                report.failed.append(IngestFailure(path=key, reason=exc.reason))
                 tick(key)
                 continue
             except OSError as exc:
-                report.failed.append(IngestFailure(key, f"cannot read file: {exc.strerror or exc}"))
+                report.failed.append(
+                    IngestFailure(path=key, reason=f"cannot read file: {exc.strerror or exc}")
+                )
                 tick(key)
                 continue
             existing[key] = stored is not None
@@ -316,8 +342,13 @@ def run_ingest(
             offset += len(chunks)
             stored = index.document_by_path(key) if existing[key] and not labels else None
             index.put_document(
-                path=key, title=doc.title, sha256=doc.sha256, size=doc.size, mtime=doc.mtime,
-                chunks=chunks, vectors=block,
+                path=key,
+                title=doc.title,
+                sha256=doc.sha256,
+                size=doc.size,
+                mtime=doc.mtime,
+                chunks=chunks,
+                vectors=block,
                 # A changed file keeps the labels it had unless new ones are given.
                 collection=stored.collection if stored else labels.collection,
                 metadata=stored.metadata if stored else labels.metadata(),
@@ -325,20 +356,24 @@ def run_ingest(
             (report.updated if existing[key] else report.added).append(key)
             if doc.pages_without_text:
                 pages = ", ".join(map(str, doc.pages_without_text))
-                reason = f"no extractable text on page(s) {pages} (scanned images? run OCR to index them)"
-                report.warnings.append(IngestFailure(key, reason))
+                reason = (
+                    f"no extractable text on page(s) {pages} "
+                    "(scanned images? run OCR to index them)"
+                )
+                report.warnings.append(IngestFailure(path=key, reason=reason))
             report.chunks_embedded += len(chunks)
             tick(key)
         pending.clear()
 
     parser = _Parser(encoder, sizes, limits)
     try:
-        for source, doc, result in parser.parse(changed()):
-            if doc is None:
-                report.failed.append(IngestFailure(source.key, str(result)))
+        for source, parsed in parser.parse(changed()):
+            if parsed[0] is None:
+                report.failed.append(IngestFailure(path=source.key, reason=parsed[1]))
                 tick(source.key)
                 continue
-            pending.append((source.key, doc, result))  # type: ignore[arg-type]
+            doc, chunks = parsed
+            pending.append((source.key, doc, chunks))
             if sum(len(c) for _, _, c in pending) >= EMBED_BATCH:
                 flush()
         if pending:
@@ -351,4 +386,3 @@ def run_ingest(
 def _embedding_text(chunk: ingest.Chunk) -> str:
     # The heading path tells the encoder what a terse chunk is about.
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
-

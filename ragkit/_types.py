@@ -1,11 +1,49 @@
-"""The values the public SDK returns."""
+"""The values the public SDK returns, and the literal types of its ``mode=`` and ``rewrite=``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from ragkit._errors import ConfigError
+
+__all__ = [
+    "Answer",
+    "AnswerSentence",
+    "AskMode",
+    "Citation",
+    "DocumentInfo",
+    "IngestFailure",
+    "IngestProgress",
+    "IngestReport",
+    "Passage",
+    "Rewrite",
+    "SearchMode",
+    "check_choice",
+]
+
+AskMode = Literal["generate", "extractive"]
+"""How an answer is made: ``"generate"`` (the language model writes it) or ``"extractive"``
+(the documents' best sentences, quoted, no language model)."""
+SearchMode = Literal["hybrid", "dense", "bm25"]
+"""How passages are ranked: ``"hybrid"`` (vector and BM25 ranks fused), ``"dense"`` (vectors
+only) or ``"bm25"`` (full text only)."""
+Rewrite = Literal["words", "model", "off"]
+"""How a chat turns a follow-up into a standalone query: carry over the earlier query's
+salient ``"words"``, ask the generator (``"model"``), or not at all (``"off"``)."""
 
 
-@dataclass(frozen=True)
+def check_choice(setting: str, value: object, choices: Any) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of the ``Literal`` ``choices``.
+
+    A typo in ``mode=`` would otherwise fall through to some other behaviour silently.
+    """
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise ConfigError(f"{setting}={value!r} is not one of {', '.join(map(repr, allowed))}.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Passage:
     """A retrieved chunk, with where it came from and how it ranked."""
 
@@ -15,10 +53,12 @@ class Passage:
     page: int | None
     heading: str | None
     text: str
-    score: float
-    """Reciprocal-rank-fusion score of the vector and full-text rankings (higher is better)."""
+    rank_score: float
+    """The score the search ranked by, higher is better: the reciprocal-rank-fusion score of
+    the vector and full-text rankings in ``"hybrid"`` mode, the cosine similarity in
+    ``"dense"`` mode, the BM25 score in ``"bm25"`` mode. Comparable only within one search."""
     similarity: float
-    """Cosine similarity between the question and the chunk (−1..1)."""
+    """Cosine similarity between the question and the chunk (-1..1)."""
 
     @property
     def location(self) -> str:
@@ -31,7 +71,7 @@ class Passage:
         return name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Citation:
     """A passage the answer relies on, numbered as it was shown to the model."""
 
@@ -40,12 +80,13 @@ class Citation:
     page: int | None
     heading: str | None
     text: str
-    score: float
+    similarity: float
+    """Cosine similarity between the question and the passage (-1..1)."""
     inferred: bool = False
     """True when the model gave no valid marker and ragkit attributed the answer itself."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnswerSentence:
     """One sentence of an answer, checked against the passages the model was given."""
 
@@ -71,7 +112,7 @@ class AnswerSentence:
         return f"{text[: len(text) - len(stop)]}{marker}{stop or '.'}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """An answer with its citations and the passages it was given."""
 
@@ -87,7 +128,7 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()
     """Every sentence the model wrote, with its citations and support (in strict mode the
     unsupported ones are left out of ``text`` but kept here)."""
-    mode: str = "generate"
+    mode: AskMode = "generate"
     """``"generate"`` (the language model wrote it) or ``"extractive"`` (quoted sentences)."""
     note: str = ""
     """Why the answer is not what was asked for, e.g. extractive because no generator pack."""
@@ -98,7 +139,7 @@ class Answer:
         return tuple(s for s in self.sentences if not s.supported)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngestFailure:
     """A file that could not be ingested, and why."""
 
@@ -106,7 +147,7 @@ class IngestFailure:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DocumentInfo:
     """A document held in the index."""
 
@@ -121,7 +162,7 @@ class DocumentInfo:
     tags: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class IngestReport:
     """What one call to :meth:`Assistant.add` did."""
 
@@ -141,7 +182,7 @@ class IngestReport:
         return not self.failed or bool(self.added or self.updated or self.unchanged)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngestProgress:
     """Passed to the ``progress`` callback of :meth:`Assistant.add` after each file."""
 

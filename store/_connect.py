@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
-from ragkit._errors import StoreError
+from ragkit._errors import IndexBusyError, IndexCorruptError, StoreError
 
-__all__ = ["connect", "sqlite_library"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "connect", "sqlite_library", "translate_errors"]
+
+# Seconds a write waits for another connection's write lock before giving up. An ingest
+# holds it for one document at a time, so waiting outlasts any single document's write.
+DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 def _can_load_extensions(module: ModuleType) -> bool:
@@ -51,38 +57,105 @@ def sqlite_library() -> ModuleType:
         ) from None
     if not _can_load_extensions(dbapi2):
         raise StoreError("pysqlite3 cannot load extensions either; sqlite-vec cannot be used.")
-    return dbapi2
+    return cast(ModuleType, dbapi2)  # pysqlite3 is untyped
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> Any:
-    """Open ``path`` with sqlite-vec loaded, WAL journaling, foreign keys and a busy timeout.
+def connect(
+    path: str | Path, *, readonly: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> Any:
+    """Open ``path`` with sqlite-vec loaded, WAL journaling, foreign keys and a busy timeout
+    of ``busy_timeout`` seconds.
 
-    The connection is in autocommit mode; callers open explicit transactions.
+    The connection is in autocommit mode; callers open explicit transactions. SQLite errors
+    are raised as :class:`StoreError` subclasses naming the file (see :func:`translate_errors`).
     """
     import sqlite_vec
 
     lib = sqlite_library()
     target = Path(path)
     if not readonly:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"{target}: its folder cannot be created ({exc.strerror or exc}); use another "
+                "index path."
+            ) from exc
     uri = f"file:{target}?mode=ro" if readonly else str(target)
-    try:
-        conn = lib.connect(uri, uri=readonly, timeout=30.0, isolation_level=None,
-                           check_same_thread=False)
-        conn.enable_load_extension(True)
-        sqlite_vec.load(conn)
-        conn.enable_load_extension(False)
-        if not readonly:
-            conn.execute("pragma journal_mode=wal")
-        conn.execute("pragma synchronous=normal")
-        conn.execute("pragma foreign_keys=on")
-        conn.execute("pragma busy_timeout=30000")
-        # Memory-mapped reads: rescoring fetches a few hundred scattered vectors per query,
-        # and mapping them costs far less than a read() system call per page.
-        conn.execute("pragma mmap_size=1073741824")
-    except lib.DatabaseError as exc:
-        raise StoreError(
-            f"{target}: cannot open as a ragkit index ({exc}); is it a SQLite file? "
-            "Choose another path with --db or remove the file."
-        ) from exc
+    with translate_errors(target, busy_timeout):
+        conn = lib.connect(
+            uri, uri=readonly, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.enable_load_extension(True)
+            sqlite_vec.load(conn)
+            conn.enable_load_extension(False)
+            if not readonly:
+                conn.execute("pragma journal_mode=wal")
+            conn.execute("pragma synchronous=normal")
+            conn.execute("pragma foreign_keys=on")
+            conn.execute(f"pragma busy_timeout={round(busy_timeout * 1000)}")
+            # Memory-mapped reads: rescoring fetches a few hundred scattered vectors per query,
+            # and mapping them costs far less than a read() system call per page.
+            conn.execute("pragma mmap_size=1073741824")
+        except BaseException:
+            conn.close()
+            raise
     return conn
+
+
+# SQLite's own wording of each error (sqlite3_errstr), the same in every SQLite release and
+# in both DB-API modules; Python 3.10's sqlite3 exposes no error codes to match instead.
+_BUSY = ("database is locked", "database table is locked", "database is busy")
+_CORRUPT = ("file is not a database", "database disk image is malformed")
+_FULL = "database or disk is full"
+_IO = "disk I/O error"
+_READONLY = "attempt to write a readonly database"
+_CANT_OPEN = "unable to open database file"
+
+
+def store_error(path: Path, exc: Exception, busy_timeout: float) -> StoreError:
+    """The ragkit error for SQLite's ``exc`` on the index at ``path``, saying what to do."""
+    text = str(exc)
+    if any(m in text for m in _BUSY):
+        return IndexBusyError(
+            f"{path} is locked: another process kept writing to it for longer than the busy "
+            f"timeout ({busy_timeout:g} s). Try again when it has finished, or raise "
+            "Config.busy_timeout."
+        )
+    if any(m in text for m in _CORRUPT):
+        return IndexCorruptError(
+            f"{path} is not a usable ragkit index ({text}): the file is not a SQLite database, "
+            "or it is damaged. Restore it from a backup, or index the documents again into a "
+            "new file."
+        )
+    if _FULL in text:
+        return StoreError(
+            f"{path}: the disk is full ({text}); free space on the volume that holds it and "
+            "try again."
+        )
+    if _IO in text:
+        return StoreError(
+            f"{path}: the disk failed to read or write it ({text}); check the volume that "
+            "holds it (a removed drive, a network share that went away) and try again."
+        )
+    if _READONLY in text:
+        return StoreError(
+            f"{path} cannot be written ({text}); check the permissions of the file and its "
+            "folder, or use a copy you can write."
+        )
+    if _CANT_OPEN in text:
+        return StoreError(
+            f"{path} cannot be opened ({text}); check that its folder exists and can be "
+            "written, or use another index path."
+        )
+    return StoreError(f"{path}: SQLite failed ({text}).")
+
+
+@contextmanager
+def translate_errors(path: Path, busy_timeout: float) -> Iterator[None]:
+    """Raise SQLite errors from the block as :class:`StoreError` subclasses naming ``path``."""
+    try:
+        yield
+    except sqlite_library().Error as exc:
+        raise store_error(path, exc, busy_timeout) from exc

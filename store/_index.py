@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 
-from ragkit._errors import EncoderMismatchError, StoreError
+from ragkit._errors import ChunkingMismatchError, EncoderMismatchError, StoreError
+from ragkit._text import STOPWORDS, words
 from ragkit.store._coarse import CoarseIndex, pack_bits
-from ragkit.store._connect import connect
+from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT, connect, translate_errors
 from ragkit.store._schema import SCHEMA_VERSION, migrate
 
-__all__ = ["Filter", "Index", "StoredChunk", "StoredDocument", "ChunkLike", "fts_query"]
+__all__ = ["ChunkLike", "Filter", "Index", "StoredChunk", "StoredDocument", "fts_query"]
 
 
 class ChunkLike(Protocol):
-    """What the index needs of a chunk (``ragkit.ingest.Chunk`` fits)."""
+    """What the index needs of a chunk (``ragkit.ingest.Chunk`` fits). Read only: a frozen
+    dataclass fits as well as a plain object."""
 
-    text: str
-    ordinal: int
-    page: int | None
-    heading: str | None
-    start: int
-    end: int
-    n_tokens: int
+    @property
+    def text(self) -> str: ...
+    @property
+    def ordinal(self) -> int: ...
+    @property
+    def page(self) -> int | None: ...
+    @property
+    def heading(self) -> str | None: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def n_tokens(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -66,22 +75,16 @@ class StoredChunk:
     end: int
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words too common to help BM25 but which would widen an OR query a great deal.
-_STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it of on or our the this to "
-    "was what when where which who why will with you your".split()
-)
-
-
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression built from free text, or None when it holds no words.
 
     Every word is quoted, so FTS5 operators, quotes and punctuation in the question are
-    taken literally and can never raise a syntax error.
+    taken literally and can never raise a syntax error; a number such as "19,350.00" is
+    quoted whole, so it matches as a phrase of its parts.
     """
-    words = [w.lower() for w in _WORD.findall(text)]
-    kept = [w for w in words if w not in _STOPWORDS] or words
+    found = [w.lower() for w in words(text)]
+    # Stop words are too common to help BM25 but would widen an OR query a great deal.
+    kept = [w for w in found if w not in STOPWORDS] or found
     unique = list(dict.fromkeys(kept))
     if not unique:
         return None
@@ -105,13 +108,19 @@ class Filter:
 
     def __bool__(self) -> bool:
         return any(
-            (self.path, self.collection, self.tags, self.modified_after is not None,
-             self.modified_before is not None)
+            (
+                self.path,
+                self.collection,
+                self.tags,
+                self.modified_after is not None,
+                self.modified_before is not None,
+            )
         )
 
-    def sql(self) -> tuple[str, list[Any]]:
+    def sql(self) -> tuple[str, list[str | float]]:
         """A condition on ``documents d`` and its arguments."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[str | float] = []
         if self.path:
             clauses.append("d.path glob ?")
             args.append(self.path)
@@ -119,7 +128,9 @@ class Filter:
             clauses.append("d.collection = ?")
             args.append(self.collection)
         for tag in self.tags:
-            clauses.append("exists (select 1 from json_each(d.metadata, '$.tags') t where t.value = ?)")
+            clauses.append(
+                "exists (select 1 from json_each(d.metadata, '$.tags') t where t.value = ?)"
+            )
             args.append(tag)
         if self.modified_after is not None:
             clauses.append("d.mtime >= ?")
@@ -141,9 +152,24 @@ SHORTLIST = 10
 
 
 _CHUNK_COLUMNS = (
-    'select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, '
+    "select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, "
     'c.n_tokens, c.start, c."end" from chunks c join documents d on d.id = c.document_id'
 )
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(method: Callable[Concatenate[Index, _P], _R]) -> Callable[Concatenate[Index, _P], _R]:
+    """Raise the SQLite errors of an :class:`Index` method as ragkit errors naming the file."""
+
+    @functools.wraps(method)
+    def guarded(self: Index, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with translate_errors(self.path, self.busy_timeout):
+            return method(self, *args, **kwargs)
+
+    return guarded
 
 
 # Past a few hundred values in one IN list SQLite's planner prefers scanning the whole table
@@ -157,17 +183,28 @@ class Index:
     ``fingerprint`` and ``dims`` describe the encoder whose vectors go in; an index built
     with another encoder is refused rather than silently mixing vector spaces. Without them
     the index opens for listing and removing only, so those never load an encoder.
+    A write waits up to ``busy_timeout`` seconds for another connection's write to finish
+    before raising :class:`~ragkit.IndexBusyError`; any SQLite failure is raised as a
+    :class:`~ragkit.StoreError` naming the file.
     """
 
     def __init__(
-        self, path: str | Path, *, fingerprint: str | None = None, dims: int | None = None
+        self,
+        path: str | Path,
+        *,
+        fingerprint: str | None = None,
+        dims: int | None = None,
+        recipe: str | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.path = Path(path)
-        self.conn = connect(self.path)
+        self.busy_timeout = busy_timeout
+        self.conn = connect(self.path, busy_timeout=busy_timeout)
         try:
-            migrate(self.conn, str(self.path))
-            if fingerprint is not None and dims is not None:
-                self._bind_encoder(fingerprint, dims)
+            with translate_errors(self.path, busy_timeout):
+                migrate(self.conn, str(self.path))
+                if fingerprint is not None and dims is not None:
+                    self._bind_encoder(fingerprint, dims, recipe)
         except BaseException:
             self.conn.close()
             raise
@@ -177,14 +214,18 @@ class Index:
         self._writes = 0
 
     @property
+    @_guarded
     def has_vectors(self) -> bool:
         """Whether an encoder has been bound (the vectors table exists)."""
-        row = self.conn.execute(
-            "select 1 from sqlite_master where name = 'vectors'"
-        ).fetchone()
+        row = self.conn.execute("select 1 from sqlite_master where name = 'vectors'").fetchone()
         return row is not None
 
-    def _bind_encoder(self, fingerprint: str, dims: int) -> None:
+    def meta(self) -> dict[str, str]:
+        """The index's own record: schema, encoder fingerprint and recipe, chunking."""
+        with translate_errors(self.path, self.busy_timeout):
+            return dict(self.conn.execute("select key, value from meta").fetchall())
+
+    def _bind_encoder(self, fingerprint: str, dims: int, recipe: str | None) -> None:
         meta = dict(self.conn.execute("select key, value from meta").fetchall())
         stored = meta.get("encoder_fingerprint")
         if stored is None:
@@ -197,16 +238,46 @@ class Index:
                     "insert or replace into meta(key, value) values (?, ?)",
                     [
                         ("encoder_fingerprint", fingerprint),
+                        ("encoder_recipe", recipe or "not recorded"),
                         ("dims", str(dims)),
                         ("schema_version", str(SCHEMA_VERSION)),
-                        ("sqlite_vec_version", self.conn.execute("select vec_version()").fetchone()[0]),
+                        (
+                            "sqlite_vec_version",
+                            self.conn.execute("select vec_version()").fetchone()[0],
+                        ),
                     ],
                 )
         elif stored != fingerprint:
             raise EncoderMismatchError(
                 f"{self.path} was built with another encoder ({stored[:12]}…, "
-                f"{meta.get('dims')} dims) than the configured one ({fingerprint[:12]}…, {dims} dims). "
-                "Use the encoder pack it was built with, or re-ingest into a new --db."
+                f"{meta.get('dims')} dims) than the configured one ({fingerprint[:12]}…, "
+                f"{dims} dims). "
+                "Use the encoder pack it was built with (Config.encoder), or index the documents "
+                "again into a new file."
+            )
+
+    def bind_chunking(self, settings: Mapping[str, int | str]) -> None:
+        """Record how the index's documents are chunked, or refuse other settings.
+
+        Mixing two chunkings in one index silently changes what a passage is (and so the
+        ranking and the prompt budget), so the first ingest fixes them.
+        """
+        value = json.dumps(dict(settings), sort_keys=True)
+        with translate_errors(self.path, self.busy_timeout):
+            row = self.conn.execute("select value from meta where key = 'chunking'").fetchone()
+            if row is None:
+                with self.transaction():
+                    self.conn.execute(
+                        "insert or replace into meta(key, value) values ('chunking', ?)", (value,)
+                    )
+                return
+        if row[0] != value:
+            stored = ", ".join(f"{k}={v}" for k, v in json.loads(row[0]).items())
+            asked = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+            raise ChunkingMismatchError(
+                f"{self.path} was chunked with {stored}, but the configuration asks for "
+                f"{asked}. Set those Config fields back to the index's values to add to it, "
+                "or index the documents into a new file with the new settings."
             )
 
     def _require_encoder(self) -> None:
@@ -228,20 +299,26 @@ class Index:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """An immediate write transaction: all of it lands, or none of it."""
-        self.conn.execute("begin immediate")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("rollback")
-            raise
-        self.conn.execute("commit")
+        with translate_errors(self.path, self.busy_timeout):
+            self.conn.execute("begin immediate")
+            try:
+                yield
+                self.conn.execute("commit")
+            except BaseException:
+                # After a full disk or an I/O error SQLite has already rolled back, and a
+                # second rollback would hide the error that matters.
+                if self.conn.in_transaction:
+                    self.conn.execute("rollback")
+                raise
 
     # documents -----------------------------------------------------------------------------
 
+    @_guarded
     def document_by_path(self, path: str) -> StoredDocument | None:
         rows = self._documents("where d.path = ?", (path,))
         return rows[0] if rows else None
 
+    @_guarded
     def documents(self) -> list[StoredDocument]:
         return self._documents("", ())
 
@@ -274,7 +351,9 @@ class Index:
         if len(chunks) != len(vectors):
             raise StoreError(f"{path}: {len(chunks)} chunks but {len(vectors)} vectors.")
         if len(vectors) and vectors.shape[1] != self.dims:
-            raise StoreError(f"{path}: vectors have {vectors.shape[1]} dims, index has {self.dims}.")
+            raise StoreError(
+                f"{path}: vectors have {vectors.shape[1]} dims, index has {self.dims}."
+            )
         blobs = np.ascontiguousarray(vectors, dtype=np.float32)
         codes = pack_bits(blobs)
         with self.transaction():
@@ -283,15 +362,32 @@ class Index:
             cur = self.conn.execute(
                 "insert into documents(path, sha256, size, mtime, title, collection, metadata, "
                 "added_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, sha256, size, mtime, title, collection, json.dumps(metadata or {}), time.time()),
+                (
+                    path,
+                    sha256,
+                    size,
+                    mtime,
+                    title,
+                    collection,
+                    json.dumps(metadata or {}),
+                    time.time(),
+                ),
             )
             doc_id = cur.lastrowid
-            for chunk, vector, code in zip(chunks, blobs, codes):
+            for chunk, vector, code in zip(chunks, blobs, codes, strict=True):
                 cur = self.conn.execute(
                     'insert into chunks(document_id, ordinal, text, page, heading, start, "end", '
                     "n_tokens) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, chunk.ordinal, chunk.text, chunk.page, chunk.heading, chunk.start,
-                     chunk.end, chunk.n_tokens),
+                    (
+                        doc_id,
+                        chunk.ordinal,
+                        chunk.text,
+                        chunk.page,
+                        chunk.heading,
+                        chunk.start,
+                        chunk.end,
+                        chunk.n_tokens,
+                    ),
                 )
                 self.conn.execute(
                     "insert into vectors(rowid, embedding) values (?, ?)",
@@ -317,10 +413,12 @@ class Index:
             self.conn.execute("update documents set mtime = ? where path = ?", (mtime, path))
             if collection is not None:
                 self.conn.execute(
-                    "update documents set collection = ? where path = ?", (collection, path))
+                    "update documents set collection = ? where path = ?", (collection, path)
+                )
             if metadata is not None:
                 self.conn.execute(
-                    "update documents set metadata = ? where path = ?", (json.dumps(metadata), path))
+                    "update documents set metadata = ? where path = ?", (json.dumps(metadata), path)
+                )
 
     def remove_document(self, path: str) -> bool:
         """Delete a document and all its rows; False if it was not in the index."""
@@ -344,9 +442,11 @@ class Index:
 
     # search --------------------------------------------------------------------------------
 
+    @_guarded
     def vector_count(self) -> int:
-        return self.conn.execute("select count(*) from embeddings").fetchone()[0]
+        return int(self.conn.execute("select count(*) from embeddings").fetchone()[0])
 
+    @_guarded
     def vector_search(
         self,
         query: np.ndarray,
@@ -398,6 +498,7 @@ class Index:
         best = np.lexsort((np.asarray(found), -scores))[:k]
         return [(int(found[i]), float(scores[i])) for i in best]
 
+    @_guarded
     def filtered_ids(self, where: Filter) -> np.ndarray:
         """Ids of the chunks of every document that matches ``where``, ascending."""
         condition, args = where.sql()
@@ -408,6 +509,7 @@ class Index:
         ).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
+    @_guarded
     def coarse(self) -> CoarseIndex:
         """The in-memory sign-bit index, reloaded when this or another connection wrote."""
         key = (self.conn.execute("pragma data_version").fetchone()[0], self._writes)
@@ -416,12 +518,16 @@ class Index:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             width = len(rows[0][1]) if rows else 0
             codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8).reshape(
-                len(rows), width)
+                len(rows), width
+            )
             self._coarse = CoarseIndex(ids, codes)
             self._coarse_key = key
         return self._coarse
 
-    def text_search(self, text: str, k: int, *, where: Filter | None = None) -> list[tuple[int, float]]:
+    @_guarded
+    def text_search(
+        self, text: str, k: int, *, where: Filter | None = None
+    ) -> list[tuple[int, float]]:
         """``(chunk_id, BM25 score)`` of the ``k`` best full-text matches, best first."""
         query = fts_query(text)
         if query is None:
@@ -429,7 +535,9 @@ class Index:
         condition, args = where.sql() if where else ("1", [])
         restrict = (
             "and rowid in (select c.id from chunks c join documents d on d.id = c.document_id "
-            f"where {condition})" if where else ""
+            f"where {condition})"
+            if where
+            else ""
         )
         rows = self.conn.execute(
             "select rowid, bm25(chunks_fts) as score from chunks_fts where chunks_fts match ? "
@@ -439,16 +547,16 @@ class Index:
         # FTS5's bm25() is negative, lower is better; flip it so higher is better.
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    @_guarded
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids, keyed by id."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            f"{_CHUNK_COLUMNS} where c.id in ({marks})", list(ids)
-        ).fetchall()
+        rows = self.conn.execute(f"{_CHUNK_COLUMNS} where c.id in ({marks})", list(ids)).fetchall()
         return {r[0]: StoredChunk(*r) for r in rows}
 
+    @_guarded
     def neighbours(self, chunk: StoredChunk, span: int) -> list[StoredChunk]:
         """The chunks of the same document within ``span`` ordinals of ``chunk``, in order."""
         rows = self.conn.execute(
@@ -458,6 +566,7 @@ class Index:
         ).fetchall()
         return [StoredChunk(*r) for r in rows]
 
+    @_guarded
     def chunk_paths(self, ids: Sequence[int]) -> dict[int, str]:
         """The document path of each of these chunks, keyed by chunk id."""
         if not ids:
@@ -470,6 +579,7 @@ class Index:
         ).fetchall()
         return dict(rows)
 
+    @_guarded
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored float vectors of these chunks, keyed by id."""
         return {int(i): np.frombuffer(blob, dtype=np.float32) for i, blob in self._vector_rows(ids)}
@@ -479,12 +589,14 @@ class Index:
         rows: list[tuple[int, bytes]] = []
         for start in range(0, len(ids), _IN_BATCH):
             batch = list(ids[start : start + _IN_BATCH])
+            marks = ",".join("?" * len(batch))
             rows += self.conn.execute(
-                f"select chunk_id, vector from embeddings where chunk_id in ({','.join('?' * len(batch))})",
+                f"select chunk_id, vector from embeddings where chunk_id in ({marks})",
                 batch,
             ).fetchall()
         return rows
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         """Row counts of documents, chunks, full-text rows and vectors (they must agree)."""
         q = self.conn.execute

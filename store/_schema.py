@@ -71,7 +71,9 @@ def migrate(conn: Any, path: str) -> None:
             conn.execute(f"pragma user_version={target}")
             conn.execute("commit")
         except BaseException:
-            conn.execute("rollback")
+            # SQLite has already rolled back after a full disk or an I/O error.
+            if conn.in_transaction:
+                conn.execute("rollback")
             raise
 
 

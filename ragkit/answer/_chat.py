@@ -12,22 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ragkit.answer._support import content_words
-from ragkit._types import Answer
+from ragkit._text import content_words, words
+from ragkit._types import Answer, AskMode, Rewrite, check_choice
+from ragkit.answer._stream import AnswerStream
 
 if TYPE_CHECKING:
-    from ragkit._assistant import AnswerStream, Assistant, AskMode
+    # Typing only: the Assistant module imports this one to make chats.
+    from ragkit._assistant import Assistant
     from ragkit.store import Filter
 
-__all__ = ["Chat", "Rewrite", "Turn", "standalone_query"]
+__all__ = ["Chat", "Turn", "standalone_query"]
 
-Rewrite = Literal["words", "model", "off"]
-
-_WORD = re.compile(r"[\w$][\w$.,'-]*\w|\w")
 _PRONOUNS = frozenset(
-    "it its it's they them their theirs this that these those he him his she her hers there "
+    "it its they them their theirs this that these those he him his she her hers there "
     "one ones such same former latter".split()
 )
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|and what about|what of|then)\b", re.I)
@@ -49,23 +48,27 @@ _REWRITE_SYSTEM = (
 def is_follow_up(question: str) -> bool:
     """Whether ``question`` leans on an earlier turn: a pronoun, an opener such as "and" or
     "what about", or too few content words to stand alone."""
-    words = [w.lower() for w in _WORD.findall(question)]
     own = [w for w in content_words(question) if w not in _FILLER]
-    return bool(_OPENERS.match(question)) or any(w in _PRONOUNS for w in words) or len(own) <= _SHORT
+    pronoun = any(w.lower() in _PRONOUNS for w in words(question))
+    return bool(_OPENERS.match(question)) or pronoun or len(own) <= _SHORT
 
 
 def _salient(text: str, exclude: set[str]) -> list[str]:
     """The words of ``text`` worth carrying into a later query: names and numbers first,
     then other content words, in their original spelling, each once."""
     seen: set[str] = set()
-    names, others = [], []
-    for i, token in enumerate(_WORD.findall(text)):
+    names: list[str] = []
+    others: list[str] = []
+    for i, token in enumerate(words(text)):
         key = token.lower()
         stem = next(iter(content_words(token)), "")
-        if not stem or key in _PRONOUNS or key in _FILLER or stem in exclude or stem in seen:
+        # A lone lower-case letter is what is left of "landlord's" or "don't".
+        if not stem or (len(token) == 1 and token.islower()):
+            continue
+        if key in _PRONOUNS or key in _FILLER or stem in exclude or stem in seen:
             continue
         seen.add(stem)
-        named = token[0].isdigit() or (i > 0 and token[0].isupper()) or token[0] == "$"
+        named = token[0].isdigit() or (i > 0 and token[0].isupper())
         (names if named else others).append(token)
     return (names + others)[:_CARRIED]
 
@@ -82,7 +85,7 @@ def standalone_query(question: str, previous: Sequence[str]) -> str:
     return f"{question.strip()} {' '.join(carried)}".strip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Turn:
     """One exchange of a chat."""
 
@@ -98,6 +101,9 @@ class Chat:
     >>> chat = kb.chat()
     >>> chat.ask("Who is the tenant of Suite 410?").text
     >>> chat.ask("How much is its security deposit?").citations
+
+    ``mode`` and ``rewrite`` are as for :meth:`Assistant.chat <ragkit.Assistant.chat>`; a
+    value outside their choices raises :class:`~ragkit.ConfigError`.
     """
 
     def __init__(
@@ -109,6 +115,8 @@ class Chat:
         strict: bool = False,
         rewrite: Rewrite = "words",
     ) -> None:
+        check_choice("mode", mode, AskMode)
+        check_choice("rewrite", rewrite, Rewrite)
         self.assistant = assistant
         self.where = where
         self.mode: AskMode = mode
@@ -139,21 +147,27 @@ class Chat:
         rewritten = text.strip().splitlines()[0].strip() if text.strip() else ""
         return rewritten or standalone_query(question, previous)
 
-    def ask(self, question: str, *, stream: bool = False) -> Answer | AnswerStream:
+    def ask(self, question: str) -> Answer:
         """Answer ``question`` in the context of the conversation and remember the turn."""
-        from ragkit._assistant import AnswerStream
+        return self.ask_stream(question).answer
 
+    def ask_stream(self, question: str) -> AnswerStream:
+        """As :meth:`ask`, streamed: iterate for the text as it is written, then read
+        ``answer``. The turn is remembered once the answer is complete."""
         query = self.query_for(question)
         earlier = self.turns[-1].question if self.turns and query != question else None
         result = self.assistant._ask(
-            question, query, stream=True, where=self.where, mode=self.mode,
-            strict=self.strict, earlier=earlier,
+            question,
+            query,
+            where=self.where,
+            mode=self.mode,
+            strict=self.strict,
+            earlier=earlier,
         )
-        assert isinstance(result, AnswerStream)
 
-        def remember(answer: Answer) -> Answer:
-            self.turns.append(Turn(question, query, answer))
+        def remember(_text: str) -> Answer:
+            answer = result.answer
+            self.turns.append(Turn(question=question, query=query, answer=answer))
             return answer
 
-        recorded = AnswerStream(iter(result), lambda _text: remember(result.answer))
-        return recorded if stream else recorded.answer
+        return AnswerStream(iter(result), remember)

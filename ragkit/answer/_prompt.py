@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
-from ragkit.answer._support import MARKER, ScoredSentence, marker_numbers
 from ragkit._types import AnswerSentence, Passage
+from ragkit.answer._support import MARKER, ScoredSentence, marker_numbers
 
 __all__ = [
     "IDK",
@@ -104,7 +104,7 @@ def trim_passages(
     for index, positions in chosen.items():
         kept = [scored[index][position] for position in sorted(positions)]
         parts: list[str] = []
-        for before, sentence in zip([None, *kept], kept):
+        for before, sentence in zip([None, *kept], kept, strict=False):
             if before is not None and sentence.position != before.position + 1:
                 parts.append("…")
             parts.append(sentence.text)

@@ -10,5 +10,13 @@ from ragkit.models._generator import Generator
 from ragkit.models._interfaces import TextEncoder, TextGenerator
 from ragkit.models._packs import ModelPack, ModelPacks, PackKind
 
-__all__ = ["Encoder", "Generator", "ModelPack", "ModelPacks", "PackKind", "TextEncoder", "TextGenerator",
-           "build_packs"]
+__all__ = [
+    "Encoder",
+    "Generator",
+    "ModelPack",
+    "ModelPacks",
+    "PackKind",
+    "TextEncoder",
+    "TextGenerator",
+    "build_packs",
+]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ragkit._errors import ModelPackError
+from ragkit._errors import EncoderError, ModelPackError
 from ragkit.models._packs import ModelPack
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 __all__ = ["Encoder"]
 
@@ -36,16 +40,26 @@ class Encoder:
                 "ragkit supports mean pooling only."
             )
         self.batch_size = batch_size
-        self.tokenizer = Tokenizer.from_file(str(pack.file("tokenizer")))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.max_tokens)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            str(pack.file("model")), options, providers=["CPUExecutionProvider"]
-        )
+        # onnxruntime's and tokenizers' errors are classes of their own deriving straight
+        # from Exception; nothing narrower catches them.
+        tokenizer_file, model_file = pack.file("tokenizer"), pack.file("model")
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            self.session = ort.InferenceSession(
+                str(model_file), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise EncoderError(
+                f"encoder pack {pack.name!r} ({pack.path}) cannot be loaded: {exc}. Check it with "
+                f"ModelPacks.verify, and that onnxruntime ({ort.__version__}) and tokenizers "
+                "are the versions ragkit requires."
+            ) from exc
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_tokens)
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     @property
@@ -56,7 +70,15 @@ class Encoder:
         sha = {f["role"]: f["sha256"] for f in self.pack.manifest["files"]}
         return f"{sha['model']}:{sha['tokenizer'][:16]}:mean:{self.max_tokens}:{self.dims}"
 
-    def chunking_tokenizer(self):  # -> tokenizers.Tokenizer
+    @property
+    def recipe(self) -> str:
+        """How the pack's model was built (export and quantization), as the index records it."""
+        recipe = self.pack.manifest.get("recipe")
+        if recipe:
+            return f"{recipe['export']}; {recipe['quantization']}"
+        return str(self.pack.manifest.get("quantization", "not recorded"))
+
+    def chunking_tokenizer(self) -> Tokenizer:
         """A copy of the tokenizer with no padding and no truncation, for counting tokens."""
         from tokenizers import Tokenizer
 
@@ -85,9 +107,20 @@ class Encoder:
                 mask[r, :n] = enc.attention_mask
                 types[r, :n] = enc.type_ids
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+            try:
+                hidden = self.session.run(
+                    None, {k: v for k, v in feeds.items() if k in self._inputs}
+                )[0]
+            except Exception as exc:  # onnxruntime's errors derive straight from Exception
+                raise EncoderError(
+                    f"encoder pack {self.pack.name!r} ({self.pack.file('model')}) failed on a "
+                    f"batch of {len(rows)} texts of up to {width} tokens: {exc}. Check free "
+                    "memory (a smaller batch_size needs less) and the pack (ModelPacks.verify)."
+                ) from exc
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[rows] = pooled
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        # numpy types ufunc results as Any; the quotient is an array of out's shape.
+        unit: np.ndarray = out / np.maximum(norms, 1e-12)
+        return unit

