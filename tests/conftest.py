@@ -1,20 +1,24 @@
-"""Shared fixtures. The suite runs on the real parts: the packs built by `make packs`."""
+"""Shared fixtures. The suite runs on the real parts, the packs built by `make packs`, except
+where a test scripts what the language model writes (``scripted``, ``scripted_cli``)."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from ragkit import Assistant, Config, ModelPacks
-from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR, default_home
+from ragkit import Assistant, Config, ModelPacks, TextEncoder
+from ragkit._config import DEFAULT_ENCODER, TINY_GENERATOR, default_home
+from ragkit.models import Encoder
+from ragkit.testing import Script, ScriptedGenerator
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples" / "corpus"
-QUESTIONS = ROOT / "samples" / "questions.jsonl"
+from .helpers import SAMPLES, Scripted
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +39,6 @@ def config(home: Path) -> Config:
 
 
 @pytest.fixture(scope="session")
-def default_config(home: Path) -> Config:
-    if not (ModelPacks(Config(home=home)).root / DEFAULT_GENERATOR).is_dir():
-        pytest.fail(f"the default generator pack is missing from {home}; run `make packs`.")
-    return Config(home=home, threads=2)
-
-
-@pytest.fixture(scope="session")
 def samples_index(tmp_path_factory: pytest.TempPathFactory, config: Config) -> Path:
     """An index of samples/ built once for the session (tests copy it before writing)."""
     db = tmp_path_factory.mktemp("samples") / "index.db"
@@ -59,6 +56,57 @@ def samples_copy(tmp_path: Path, samples_index: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def encoder(config: Config) -> TextEncoder:
+    """The real encoder pack, loaded once for the session."""
+    return Encoder(ModelPacks(config).get(config.encoder, "encoder"), threads=config.n_threads)
+
+
+@pytest.fixture
+def scripted(samples_index: Path, config: Config, encoder: TextEncoder) -> Iterator[Scripted]:
+    """``scripted(script, **config_changes)``: an Assistant on the samples index (real
+    encoder, real sqlite-vec) whose generator writes ``script`` (see ragkit.testing); the
+    :class:`ScriptedGenerator` is its ``generator``, holding the prompts it was given.
+
+    Asking reads the index and never writes it, so the session's index is shared."""
+    opened: list[Assistant] = []
+
+    def make(script: Script, **changes: object) -> Assistant:
+        kb = Assistant(
+            samples_index,
+            config.replace(**changes) if changes else config,
+            encoder=encoder,
+            generator=ScriptedGenerator(script),
+        )
+        opened.append(kb)
+        return kb
+
+    yield make
+    for kb in opened:
+        kb.close()
+
+
+@pytest.fixture
+def scripted_cli(
+    monkeypatch: pytest.MonkeyPatch, encoder: TextEncoder
+) -> Callable[[Script], ScriptedGenerator]:
+    """``scripted_cli(script)``: from then on the `ragkit` command answers with a
+    :class:`ScriptedGenerator` writing ``script``, which is returned.
+
+    The command builds its own Assistant and takes no generator object, so the Assistant
+    it builds is given one."""
+    import ragkit.cli._app as app
+
+    def install(script: Script) -> ScriptedGenerator:
+        generator = ScriptedGenerator(script)
+        monkeypatch.setattr(
+            app, "Assistant", functools.partial(Assistant, encoder=encoder, generator=generator)
+        )
+        return generator
+
+    return install
+
+
 class NetworkGuard:
     """Records every attempt to open a network connection, through Python's audit hooks.
 
@@ -68,7 +116,7 @@ class NetworkGuard:
 
     installed = False
     active = False
-    attempts: list[tuple[str, tuple]] = []
+    attempts: ClassVar[list[tuple[str, tuple]]] = []
 
     @classmethod
     def hook(cls, event: str, args: tuple) -> None:
@@ -96,4 +144,3 @@ def no_network():
         yield NetworkGuard.attempts
     finally:
         NetworkGuard.active = False
-

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ragkit import Answer, AnswerStream, Assistant, Config, ModelPackError
+from ragkit import Assistant, Config, ModelPackError
+from ragkit.models import Generator
 from ragkit.store import Index
 
-from .conftest import SAMPLES
+from .helpers import SAMPLES, assert_answer_invariants
 
 
 def test_ingest_reports_and_reingest_embeds_nothing(tmp_path: Path, config: Config) -> None:
@@ -49,9 +50,15 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path: Path, config: Con
         assert set(reasons) == {"corrupt.pdf", "empty.txt", "binary.txt"}
         assert "PDF" in reasons["corrupt.pdf"] and "empty" in reasons["empty.txt"]
         assert "binary" in reasons["binary.txt"]
-        assert sorted(Path(p).name for p in report.added) == ["clinic-handbook.pdf", "office-policy.md"]
+        assert sorted(Path(p).name for p in report.added) == [
+            "clinic-handbook.pdf",
+            "office-policy.md",
+        ]
         assert report.ok
-        assert {Path(d.path).name for d in kb.documents()} == {"clinic-handbook.pdf", "office-policy.md"}
+        assert {Path(d.path).name for d in kb.documents()} == {
+            "clinic-handbook.pdf",
+            "office-policy.md",
+        }
 
 
 def test_nothing_ingestible_is_not_ok(tmp_path: Path, config: Config) -> None:
@@ -65,32 +72,30 @@ def test_search_finds_the_page(samples_copy: Path, config: Config) -> None:
     with Assistant(samples_copy, config) as kb:
         hits = kb.search("vaccine refrigerator temperature range", k=3)
     assert Path(hits[0].path).name == "clinic-handbook.pdf" and hits[0].page == 3
-    assert hits[0].score >= hits[-1].score
+    assert hits[0].rank_score >= hits[-1].rank_score
     assert kb.search("   ") == []
 
 
-def test_ask_cites_given_passages(samples_copy: Path, config: Config) -> None:
-    with Assistant(samples_copy, config) as kb:
-        answer = kb.ask("Where is the crash cart kept in the clinic?")
-    assert isinstance(answer, Answer) and answer.text and not answer.abstained
-    assert answer.citations, answer
-    given = {p.chunk_id for p in answer.passages}
-    for c in answer.citations:
-        passage = answer.passages[c.n - 1]
-        assert passage.chunk_id in given and (c.path, c.page, c.text) == (
-            passage.path, passage.page, passage.text)
-    assert "clinic-handbook.pdf" in {Path(c.path).name for c in answer.citations}
-
-
-def test_streaming_yields_text_then_the_checked_answer(samples_copy: Path, config: Config) -> None:
-    with Assistant(samples_copy, config) as kb:
-        stream = kb.ask("Which company shreds the firm's confidential paper?", stream=True)
-        assert isinstance(stream, AnswerStream)
+# SmolLM2 through llama.cpp, end to end. What a greedy model writes can differ between
+# CPUs, so only what holds for any text it writes is asserted.
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which company shreds the firm's confidential paper?",
+        "Where is the crash cart kept in the clinic?",
+    ],
+)
+def test_a_real_model_streams_an_answer_ragkit_checks(
+    samples_index: Path, config: Config, question: str
+) -> None:
+    with Assistant(samples_index, config) as kb:
+        stream = kb.ask_stream(question)
         pieces = list(stream)
-    assert len(pieces) > 1
-    assert stream.answer.citations
-    assert stream.answer.text.replace(" ", "") in "".join(pieces).replace(" ", "") or (
-        stream.answer.invalid_citations)
+        answer = stream.answer
+        assert isinstance(kb.generator, Generator)
+    assert answer.question == question and answer.mode == "generate" and answer.text
+    assert answer.passages and answer.prompt_tokens > 0
+    assert_answer_invariants(answer, pieces)
 
 
 def test_irrelevant_question_abstains_without_the_model(samples_copy: Path, config: Config) -> None:

@@ -20,8 +20,7 @@ SAME_TEXT = 0.98
 SHORT = "What time does the clinic open on Saturdays?"
 # About 250 tokens, well inside the 256-token window.
 LONG = " ".join(
-    ["The quarterly report describes revenue growth across several regions and product lines,"]
-    * 18
+    ["The quarterly report describes revenue growth across several regions and product lines,"] * 18
 )
 
 

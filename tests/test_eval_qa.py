@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit import ConfigError
+from ragkit.cli import main
 from ragkit.eval._qa import (
     SquadQuestion,
     _Result,
@@ -20,26 +21,44 @@ from ragkit.eval._qa import (
     sample_questions,
     token_f1,
 )
-from ragkit.cli import main
-
-from .conftest import ROOT
 
 ARTICLES = [
-    ("Riverbend_Clinic", [
-        ("Riverbend Family Clinic opens at 8:00 a.m. on weekdays and closes at 4:00 p.m. on "
-         "Fridays. The clinic is closed on public holidays.",
-         [("When does the clinic close on Fridays?", ["4:00 p.m."]),
-          ("When does the clinic close on Sundays?", [])]),
-        ("Vaccines are stored in a refrigerator kept between 2 and 8 degrees Celsius. The "
-         "temperature is logged twice a day by the duty nurse.",
-         [("Who logs the vaccine refrigerator temperature?", ["the duty nurse", "duty nurse"])]),
-    ]),
-    ("Harbor_Street_Lease", [
-        ("The tenant pays a security deposit of $19,350.00 on signing the lease. The deposit "
-         "is returned within 60 days after the end of the term.",
-         [("How much is the security deposit?", ["$19,350.00"]),
-          ("How much is the pet deposit?", [])]),
-    ]),
+    (
+        "Riverbend_Clinic",
+        [
+            (
+                "Riverbend Family Clinic opens at 8:00 a.m. on weekdays and closes at 4:00 p.m. on "
+                "Fridays. The clinic is closed on public holidays.",
+                [
+                    ("When does the clinic close on Fridays?", ["4:00 p.m."]),
+                    ("When does the clinic close on Sundays?", []),
+                ],
+            ),
+            (
+                "Vaccines are stored in a refrigerator kept between 2 and 8 degrees Celsius. The "
+                "temperature is logged twice a day by the duty nurse.",
+                [
+                    (
+                        "Who logs the vaccine refrigerator temperature?",
+                        ["the duty nurse", "duty nurse"],
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "Harbor_Street_Lease",
+        [
+            (
+                "The tenant pays a security deposit of $19,350.00 on signing the lease. "
+                "The deposit is returned within 60 days after the end of the term.",
+                [
+                    ("How much is the security deposit?", ["$19,350.00"]),
+                    ("How much is the pet deposit?", []),
+                ],
+            ),
+        ],
+    ),
 ]
 
 
@@ -48,10 +67,22 @@ def write_squad(path: Path, version: str = "v2.0") -> Path:
     for title, paragraphs in ARTICLES:
         paras = []
         for p, (context, qas) in enumerate(paragraphs):
-            paras.append({"context": context, "qas": [
-                {"id": f"{title}-{p}-{i}", "question": q, "is_impossible": not answers,
-                 "answers": [{"text": a, "answer_start": context.find(a)} for a in answers]}
-                for i, (q, answers) in enumerate(qas)]})
+            paras.append(
+                {
+                    "context": context,
+                    "qas": [
+                        {
+                            "id": f"{title}-{p}-{i}",
+                            "question": q,
+                            "is_impossible": not answers,
+                            "answers": [
+                                {"text": a, "answer_start": context.find(a)} for a in answers
+                            ],
+                        }
+                        for i, (q, answers) in enumerate(qas)
+                    ],
+                }
+            )
         data.append({"title": title, "paragraphs": paras})
     path.write_text(json.dumps({"version": version, "data": data}))
     return path
@@ -72,13 +103,16 @@ def test_squad_normalisation_and_metrics_match_known_values() -> None:
 def test_load_squad_indexes_paragraphs_and_marks_unanswerable(tmp_path: Path) -> None:
     data = load_squad(write_squad(tmp_path / "s.json"))
     assert [p[0] for p in data.paragraphs] == [
-        "Riverbend_Clinic#p0", "Riverbend_Clinic#p1", "Harbor_Street_Lease#p0"]
+        "Riverbend_Clinic#p0",
+        "Riverbend_Clinic#p1",
+        "Harbor_Street_Lease#p0",
+    ]
     assert data.paragraphs[0][2] == "Riverbend Clinic"
     nurse = next(q for q in data.questions if q.question.startswith("Who logs"))
     assert nurse.answers == ("the duty nurse", "duty nurse") and nurse.source.endswith("#p1")
     assert sum(not q.answerable for q in data.questions) == 2
     (tmp_path / "bad.json").write_text("{}")
-    with pytest.raises(ConfigError, match="bad.json"):
+    with pytest.raises(ConfigError, match=r"bad\.json"):
         load_squad(tmp_path / "bad.json")
 
 
@@ -110,8 +144,20 @@ def test_row_aggregates_as_defined() -> None:
 
 def test_eval_qa_runs_end_to_end_with_the_tiny_model(tmp_path: Path, home: Path) -> None:
     dataset = write_squad(tmp_path / "tiny-squad.json")
-    args = ["--home", str(home), "--generator", "smollm2-135m-q4_1", "eval", "qa",
-            "--dataset", str(dataset), "--n", "3", "--seed", "7"]
+    args = [
+        "--home",
+        str(home),
+        "--generator",
+        "smollm2-135m-q4_1",
+        "eval",
+        "qa",
+        "--dataset",
+        str(dataset),
+        "--n",
+        "3",
+        "--seed",
+        "7",
+    ]
     result = CliRunner().invoke(main, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -133,8 +179,18 @@ def test_eval_qa_runs_end_to_end_with_the_tiny_model(tmp_path: Path, home: Path)
 
 def test_eval_calibrate_measures_each_setting(tmp_path: Path, home: Path) -> None:
     dataset = write_squad(tmp_path / "tiny-squad.json")
-    args = ["--home", str(home), "--generator", "smollm2-135m-q4_1", "eval", "calibrate",
-            "--dataset", str(dataset), "--n", "3"]
+    args = [
+        "--home",
+        str(home),
+        "--generator",
+        "smollm2-135m-q4_1",
+        "eval",
+        "calibrate",
+        "--dataset",
+        str(dataset),
+        "--n",
+        "3",
+    ]
     result = CliRunner().invoke(main, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

@@ -10,15 +10,17 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit import Config, ConfigError
-from ragkit.eval._retrieval import evaluate_retrieval, load_beir, mrr_at, ndcg_at, recall_at
 from ragkit.cli import main
+from ragkit.eval._retrieval import evaluate_retrieval, load_beir, mrr_at, ndcg_at, recall_at
 
 
 def test_metrics_match_hand_computation() -> None:
     relevant = {"a": 1, "c": 1}
     ranked = ["b", "a", "d", "c"]
     idcg = 1 + 1 / math.log2(3)
-    assert ndcg_at(ranked, relevant, 10) == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / idcg)
+    assert ndcg_at(ranked, relevant, 10) == pytest.approx(
+        (1 / math.log2(3) + 1 / math.log2(5)) / idcg
+    )
     assert ndcg_at(["a", "c"], relevant, 10) == pytest.approx(1.0)
     assert ndcg_at(ranked, relevant, 1) == 0.0
     assert recall_at(ranked, relevant, 2) == 0.5 and recall_at(ranked, relevant, 4) == 1.0
@@ -33,15 +35,22 @@ def write_beir(root: Path) -> Path:
         "d4": ("Parking", "Visitors park on garage level P2 and get a validated ticket."),
         "d5": ("Shredding", "Confidential paper is shredded by Cedar Line every Tuesday."),
     }
-    queries = {"q1": "how cold must vaccines be stored", "q2": "minimum password length",
-               "q3": "where do visitors park", "q9": "not judged"}
+    queries = {
+        "q1": "how cold must vaccines be stored",
+        "q2": "minimum password length",
+        "q3": "where do visitors park",
+        "q9": "not judged",
+    }
     (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text("".join(
-        json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in docs.items()))
-    (root / "queries.jsonl").write_text("".join(
-        json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    (root / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in docs.items())
+    )
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items())
+    )
     (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq2\td3\t1\r\nq3\td4\t1\r\nq3\td5\t0\r\n")
+        "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq2\td3\t1\r\nq3\td4\t1\r\nq3\td5\t0\r\n"
+    )
     return root
 
 
@@ -49,7 +58,7 @@ def test_load_beir_keeps_judged_queries_and_positive_qrels(tmp_path: Path) -> No
     data = load_beir(write_beir(tmp_path / "set"))
     assert len(data.corpus) == 5 and set(data.queries) == {"q1", "q2", "q3"}
     assert data.qrels["q3"] == {"d4": 1}
-    with pytest.raises(ConfigError, match="corpus.jsonl"):
+    with pytest.raises(ConfigError, match=r"corpus\.jsonl"):
         load_beir(tmp_path)
 
 
@@ -62,8 +71,20 @@ def test_every_mode_ranks_a_tiny_set_perfectly(tmp_path: Path, config: Config) -
 
 
 def test_cli_json(tmp_path: Path, home: Path) -> None:
-    result = CliRunner().invoke(main, ["--home", str(home), "eval", "retrieval", "--dataset",
-                                       str(write_beir(tmp_path / "set")), "--mode", "hybrid", "--json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--home",
+            str(home),
+            "eval",
+            "retrieval",
+            "--dataset",
+            str(write_beir(tmp_path / "set")),
+            "--mode",
+            "hybrid",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["documents"] == 5 and data["rows"][0]["mode"] == "hybrid"

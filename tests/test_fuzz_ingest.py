@@ -24,13 +24,16 @@ from tokenizers import Tokenizer
 from ragkit._config import DEFAULT_ENCODER
 from ragkit._errors import LoadError
 from ragkit.ingest import chunk_document, load
-from tests.test_ingest_docx import HANDBOOK_BODY, document_xml, entity_bomb, make_docx, para, table
+
+from .helpers import HANDBOOK_BODY, document_xml, entity_bomb, make_docx, para, table
 
 SEED = int(os.environ.get("RAGKIT_FUZZ_SEED", "20240611"))
 SECONDS_PER_FILE = 10
 SUFFIXES = [".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"]
-WORDS = ("the clinic keeps records of adult patients for ten years after the last visit while "
-         "children's records are kept until they turn twenty five and staff review them yearly").split()  # fmt: skip
+WORDS = (
+    "the clinic keeps records of adult patients for ten years after the last visit while "
+    "children's records are kept until they turn twenty five and staff review them yearly"
+).split()
 # What a reason must not look like: a traceback, an object or bytes repr, a class name.
 WEIRD = re.compile(r"Traceback|object at 0x|<class |\\x[0-9a-fA-F]{2}|b'|b\"")
 
@@ -111,19 +114,24 @@ def build_corpus(root: Path, rng: random.Random) -> list[tuple[str, Path, bool]]
         make_docx_bytes(scratch, HANDBOOK_BODY, title="Handbook"),
         make_docx_bytes(scratch, "".join(para(paragraph(rng)) for _ in range(20))),
         make_docx_bytes(
-            scratch, para("Results", "Heading1") + table([[sentence(rng), "10"], ["a", sentence(rng)]] * 5)
+            scratch,
+            para("Results", "Heading1") + table([[sentence(rng), "10"], ["a", sentence(rng)]] * 5),
         ),
         make_docx_bytes(
-            scratch, "".join(para(sentence(rng), rng.choice(["Heading2", "", "Title"])) for _ in range(30))
+            scratch,
+            "".join(para(sentence(rng), rng.choice(["Heading2", "", "Title"])) for _ in range(30)),
         ),
     ]
     texts = {
         ".txt": [paragraph(rng, 12), "\n\n".join(paragraph(rng) for _ in range(6))],
-        ".md": [f"# Policy\n\n{paragraph(rng)}\n\n## Children\n\n- {sentence(rng)}\n- {sentence(rng)}\n"] * 2,
+        ".md": [f"# Policy\n\n{paragraph(rng)}\n\n## Children\n\n"
+                f"- {sentence(rng)}\n- {sentence(rng)}\n"] * 2,
         ".markdown": [f"---\ntitle: Notes\n---\n\n{paragraph(rng)}\n\n```\n# code\n```\n"],
-        ".html": [f"<html><head><title>Page</title></head><body><nav>menu</nav><h1>A</h1><p>{paragraph(rng)}</p>"
+        ".html": [f"<html><head><title>Page</title></head><body><nav>menu</nav><h1>A</h1>"
+                  f"<p>{paragraph(rng)}</p>"
                   f"<table><tr><td>x</td><td>{sentence(rng)}</td></tr></table></body></html>"],
-        ".htm": [f"<p>{paragraph(rng)}<p>{paragraph(rng)}", f"<article><h2>News</h2>{paragraph(rng)}</article>"],
+        ".htm": [f"<p>{paragraph(rng)}<p>{paragraph(rng)}",
+                 f"<article><h2>News</h2>{paragraph(rng)}</article>"],
     }  # fmt: skip
     for data in pdfs:
         add("valid-pdf", ".pdf", data, True)
@@ -158,20 +166,31 @@ def build_corpus(root: Path, rng: random.Random) -> list[tuple[str, Path, bool]]
         header = b"%%PDF-1.%d\n" % rng.randint(0, 7)
         trailer = rng.choice([b"", b"\n%%EOF\n", b"\nstartxref\n0\n%%EOF"])
         add("pdf-header-garbage", ".pdf", header + rng.randbytes(rng.randint(10, 8000)) + trailer)
-        add("docx-garbage-xml", ".docx", make_docx_bytes(scratch, "", document=rng.randbytes(rng.randint(1, 3000))))
+        add(
+            "docx-garbage-xml",
+            ".docx",
+            make_docx_bytes(scratch, "", document=rng.randbytes(rng.randint(1, 3000))),
+        )
     for _ in range(20):
         suffix = rng.choice([".txt", ".md", ".html"])
         good = paragraph(rng).encode()
         bad = bytearray(good)
         for _ in range(rng.randint(1, 30)):
-            bad.insert(rng.randrange(len(bad)), rng.choice([0x80, 0xC0, 0xFF, 0xFE, 0xED, 0xF8, 0x81, 0x9D]))
+            bad.insert(
+                rng.randrange(len(bad)),
+                rng.choice([0x80, 0xC0, 0xFF, 0xFE, 0xED, 0xF8, 0x81, 0x9D]),
+            )
         add("invalid-utf8", suffix, bytes(bad))
     for _ in range(10):
         encoding = rng.choice(["utf-16-le", "utf-16-be"])
         add("utf16-no-bom", rng.choice([".txt", ".md", ".html"]), paragraph(rng).encode(encoding))
     add("huge-line", ".txt", " ".join(sentence(rng) for _ in range(25_000)))  # about 2 MB, one line
     add("huge-line", ".md", "=" * 500_000)  # 500,000 one-character tokens
-    add("huge-line", ".html", "<p>" + "".join(rng.choice("abcdefghij") for _ in range(1_000_000)) + "</p>")
+    add(
+        "huge-line",
+        ".html",
+        "<p>" + "".join(rng.choice("abcdefghij") for _ in range(1_000_000)) + "</p>",
+    )
     add("huge-line", ".txt", "\n" * 200_000 + "x")
     add("deep-html", ".html", "<div>" * 10_000 + "deep text" + "</div>" * 10_000)
     add("deep-html", ".htm", "<span><table><tr><td>" * 3_000 + "cell")
@@ -180,10 +199,28 @@ def build_corpus(root: Path, rng: random.Random) -> list[tuple[str, Path, bool]]
     add("zip-bomb", ".docx", make_docx_bytes(scratch, "", document=b" " * (60 << 20)))
     add("entity-bomb", ".docx", make_docx_bytes(scratch, "", document=entity_bomb(10)))
     add("ole-magic", ".docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + rng.randbytes(5000))
-    for encoding in ["rot13", "utf-32", "shift_jis", "bogus", "idna", "utf-16", "hex", "unicode_escape", "utf-7"]:
+    for encoding in [
+        "rot13",
+        "utf-32",
+        "shift_jis",
+        "bogus",
+        "idna",
+        "utf-16",
+        "hex",
+        "unicode_escape",
+        "utf-7",
+    ]:
         prolog = f'<?xml version="1.0" encoding="{encoding}"?>'
-        add("odd-encoding", ".docx", make_docx_bytes(scratch, "", document=document_xml(para("x"), prolog)))
-        add("odd-encoding", ".html", f'<meta charset="{encoding}"><p>{paragraph(rng)}</p>'.encode("latin-1"))
+        add(
+            "odd-encoding",
+            ".docx",
+            make_docx_bytes(scratch, "", document=document_xml(para("x"), prolog)),
+        )
+        add(
+            "odd-encoding",
+            ".html",
+            f'<meta charset="{encoding}"><p>{paragraph(rng)}</p>'.encode("latin-1"),
+        )
     (scratch / "scratch.docx").unlink()
     scratch.rmdir()
     return files
@@ -201,7 +238,10 @@ def tokenizer(home: Path) -> Tokenizer:
 def test_fuzz_corpus(tmp_path: Path, tokenizer: Tokenizer) -> None:
     rng = random.Random(SEED)
     corpus = build_corpus(tmp_path, rng)
-    assert sum(not valid for _, _, valid in corpus) >= 500 and sum(valid for _, _, valid in corpus) >= 20
+    assert (
+        sum(not valid for _, _, valid in corpus) >= 500
+        and sum(valid for _, _, valid in corpus) >= 20
+    )
 
     tally: dict[str, Counter[str]] = defaultdict(Counter)
     reasons: Counter[str] = Counter()
@@ -218,9 +258,15 @@ def test_fuzz_corpus(tmp_path: Path, tokenizer: Tokenizer) -> None:
             problems.append(f"{path.name}: a valid file did not load ({outcome})")
     total = time.perf_counter() - started
 
-    print(f"\nfuzz corpus, seed {SEED}: {len(corpus)} files in {total:.1f} s; slowest {slowest[1]} {slowest[0]:.2f} s")
+    print(
+        f"\nfuzz corpus, seed {SEED}: {len(corpus)} files in {total:.1f} s; "
+        f"slowest {slowest[1]} {slowest[0]:.2f} s"
+    )
     for kind in sorted(tally):
-        print(f"  {kind:20} " + ", ".join(f"{outcome} {n}" for outcome, n in sorted(tally[kind].items())))
+        print(
+            f"  {kind:20} "
+            + ", ".join(f"{outcome} {n}" for outcome, n in sorted(tally[kind].items()))
+        )
     print("  reasons: " + "; ".join(f"{reason} ({n})" for reason, n in reasons.most_common()))
     assert not problems, "\n".join(problems)
 
@@ -247,7 +293,7 @@ def check_one(path: Path, tokenizer: Tokenizer, reasons: Counter[str], problems:
     except FileTimeout:
         problems.append(f"{path.name}: still running after {SECONDS_PER_FILE} s (seed {SEED})")
         return "timeout"
-    except Exception as error:  # noqa: BLE001 - any other exception is what this test hunts
+    except Exception as error:
         problems.append(f"{path.name}: {type(error).__name__}: {error}")
         return "crash"
     else:

@@ -11,24 +11,24 @@ from itertools import pairwise
 from pathlib import Path
 from unittest import mock
 
-import fpdf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragkit._errors import LoadError
-from ragkit.ingest import _chunk
 from ragkit.ingest import (
     SUPPORTED_SUFFIXES,
     Chunk,
     Document,
     Section,
+    _chunk,
     chunk_document,
     file_sha256,
     iter_files,
     load,
 )
 
+from .helpers import assert_load_error, make_pdf
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -52,31 +52,8 @@ def count_tokens(tokenizer, text: str) -> int:  # type: ignore[no-untyped-def]
     return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
-def make_pdf(path: Path, pages: list[str], title: str | None = None, **encryption: str) -> Path:
-    pdf = fpdf.FPDF()
-    if title is not None:
-        pdf.set_title(title)
-    if encryption:
-        pdf.set_encryption(**encryption)
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        if text:
-            pdf.multi_cell(0, 8, text)
-    pdf.output(str(path))
-    return path
-
-
 def doc_of(*sections: Section) -> Document:
     return Document(Path("/virtual/doc.txt"), "doc", tuple(sections), "0" * 64, 0, 0.0)
-
-
-def assert_load_error(path: Path, reason_part: str) -> LoadError:
-    with pytest.raises(LoadError) as caught:
-        load(path)
-    assert str(path) in str(caught.value)
-    assert reason_part in caught.value.reason
-    return caught.value
 
 
 # --------------------------------------------------------------------------- public API
@@ -86,12 +63,16 @@ def test_public_api_is_curated() -> None:
     import ragkit.ingest as ingest
 
     assert sorted(ingest.__all__) == sorted(
-        ["MAX_FILE_BYTES", "SUPPORTED_SUFFIXES", "Chunk", "Document", "Section", "chunk_document", "file_sha256",
-         "iter_files", "load", "normalize_text"]
+        ["MAX_FILE_BYTES", "SUPPORTED_SUFFIXES", "Chunk", "Document", "Section", "chunk_document",
+         "file_sha256", "iter_files", "load", "normalize_text"]
     )  # fmt: skip
-    assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"})
+    assert SUPPORTED_SUFFIXES == frozenset(
+        {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"}
+    )
     for name in ingest.__all__:
-        assert f"{name}`" in (ingest.__doc__ or ""), f"the ragkit.ingest docstring does not mention {name}"
+        assert f"{name}`" in (ingest.__doc__ or ""), (
+            f"the ragkit.ingest docstring does not mention {name}"
+        )
 
 
 # --------------------------------------------------------------------------- text
@@ -112,7 +93,12 @@ def test_text_file_document_fields(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "bom"),
-    [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")],
+    [
+        ("utf-8", b""),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+    ],
 )
 def test_unicode_encodings_decoded(tmp_path: Path, encoding: str, bom: bytes) -> None:
     text = "Café — naïve résumé, 10 €.\nZweite Zeile: Größe."
@@ -122,7 +108,7 @@ def test_unicode_encodings_decoded(tmp_path: Path, encoding: str, bom: bytes) ->
 
 
 def test_cp1252_and_latin1_fallback(tmp_path: Path) -> None:
-    text = "Price: 5 € – “smart quotes” and café."
+    text = "Price: 5 € – “smart quotes” and café."  # noqa: RUF001 - cp1252 characters
     path = tmp_path / "legacy.txt"
     path.write_bytes(text.encode("cp1252"))
     assert load(path).sections[0].text == text
@@ -220,7 +206,9 @@ def test_markdown_title_fallbacks(tmp_path: Path) -> None:
     plain.write_text("## Only a subheading\n\nBody.", encoding="utf-8")
     assert load(plain).title == "no-title"
     front = tmp_path / "post.md"
-    front.write_text('---\ntitle: "Sick leave"\n# a YAML comment\n---\n\nBody text.\n', encoding="utf-8")
+    front.write_text(
+        '---\ntitle: "Sick leave"\n# a YAML comment\n---\n\nBody text.\n', encoding="utf-8"
+    )
     doc = load(front)
     assert doc.title == "Sick leave"
     assert [s.heading for s in doc.sections] == [None]
@@ -238,7 +226,11 @@ def test_markdown_only_headings_is_kept(tmp_path: Path) -> None:
 def test_pdf_pages_and_title(tmp_path: Path) -> None:
     path = make_pdf(
         tmp_path / "report.pdf",
-        ["Page one talks about leave.", "Page two has the treat-\nment plan.", "Page three ends it."],
+        [
+            "Page one talks about leave.",
+            "Page two has the treat-\nment plan.",
+            "Page three ends it.",
+        ],
         title="Staff Handbook",
     )
     doc = load(path)
@@ -262,7 +254,9 @@ def test_pdf_without_text_is_load_error(tmp_path: Path) -> None:
 
 
 def test_encrypted_pdf(tmp_path: Path) -> None:
-    locked = make_pdf(tmp_path / "locked.pdf", ["Secret."], owner_password="owner", user_password="user")
+    locked = make_pdf(
+        tmp_path / "locked.pdf", ["Secret."], owner_password="owner", user_password="user"
+    )
     assert_load_error(locked, "encrypted PDF; decrypt it first")
     # An owner password alone only restricts editing; the empty user password opens it.
     restricted = make_pdf(tmp_path / "restricted.pdf", ["Readable."], owner_password="owner")
@@ -385,7 +379,10 @@ def test_chunks_do_not_cross_sections(tokenizer) -> None:  # type: ignore[no-unt
     check_chunks(doc, chunks, tokenizer, 50)
     pages = [c.page for c in chunks]
     first_of_third = pages.index(None)
-    assert pages == [1] * first_of_third + [None] * (len(chunks) - first_of_third) and first_of_third > 1
+    assert (
+        pages == [1] * first_of_third + [None] * (len(chunks) - first_of_third)
+        and first_of_third > 1
+    )
     assert all(c.heading == "A > B" for c in chunks[first_of_third:])
 
 
@@ -401,7 +398,8 @@ def test_sentence_splitter_keeps_abbreviations_and_numbers() -> None:
 
     text = (
         "Dr. Smith saw J. R. Jones at 5 p.m. on Monday. It cost $6,450.00 for 2.5 days, "
-        'e.g. Friday. Was it (see Fig. 2) worth it? Yes! "Quoted." Then the U.S. Army left at 9 a.m. today.\n'
+        'e.g. Friday. Was it (see Fig. 2) worth it? Yes! "Quoted." '
+        "Then the U.S. Army left at 9 a.m. today.\n"
         "1. First item\n2. Second item"
     )
     packer = _Packer(text, [m.start() for m in re.finditer(r"\S+", text)], 1000, 0)
@@ -437,7 +435,10 @@ def test_unknown_token_run_is_capped_in_characters(tokenizer) -> None:  # type: 
     # WordPiece reads a word over 100 characters as a single [UNK] token, so only the
     # character cap keeps this blob from becoming one 20,000-character chunk.
     rng = random.Random(3)
-    blob = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20_000))
+    blob = "".join(
+        rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        for _ in range(20_000)
+    )
     assert count_tokens(tokenizer, blob) == 1
     text = f"See the image.\n\n{blob}\n\nThe chart shows growth."
     doc = doc_of(Section(text, heading="Results"))
@@ -492,14 +493,16 @@ def test_long_sections_are_chunked_in_windows(tokenizer, monkeypatch: pytest.Mon
             covered[chunk.start : chunk.end] = b"\x01" * (chunk.end - chunk.start)
         assert all(covered[i] or char.isspace() for i, char in enumerate(section.text))
     # Windows end at the best boundary there is: a paragraph, else a sentence, else anywhere.
-    assert all(paragraphs[end - 1 : end + 1] == "\n\n" for _, end in _chunk._windows(paragraphs)[:-1])
+    assert all(
+        paragraphs[end - 1 : end + 1] == "\n\n" for _, end in _chunk._windows(paragraphs)[:-1]
+    )
     line = doc.sections[1].text
     assert all(line[end - 1 : end + 1] == ". " for _, end in _chunk._windows(line)[:-1])
 
 
 TEXT_PIECES = st.sampled_from(
-    ["word", "Dr.", "e.g.", "2.5", "$6,450.00", ". ", "! ", "? ", " ", "\n", "\n\n", "\t", "-", "A.", "中文",
-     "unbelievably", "x" * 30, "ab.cd", "é", "\x00", "\u200b", "\x1c", "\U0001F600"]
+    ["word", "Dr.", "e.g.", "2.5", "$6,450.00", ". ", "! ", "? ", " ", "\n", "\n\n", "\t", "-",
+     "A.", "中文", "unbelievably", "x" * 30, "ab.cd", "é", "\x00", "\u200b", "\x1c", "\U0001F600"]
 )  # fmt: skip
 
 
@@ -510,11 +513,17 @@ TEXT_PIECES = st.sampled_from(
     overlap_share=st.floats(min_value=0, max_value=0.9),
     window=st.one_of(st.none(), st.integers(min_value=8, max_value=300)),
 )
-def test_chunker_property(tokenizer, text: str, max_tokens: int, overlap_share: float, window: int | None) -> None:  # type: ignore[no-untyped-def]
+def test_chunker_property(
+    tokenizer, text: str, max_tokens: int, overlap_share: float, window: int | None
+) -> None:  # type: ignore[no-untyped-def]
     doc = doc_of(Section(text))
     # Small windows and batches run the code path of multi-megabyte sections on short texts.
-    with mock.patch.multiple(_chunk, _WINDOW_CHARS=window or _chunk._WINDOW_CHARS, _BATCH_CHARS=(window or 1) * 3):
-        chunks = chunk_document(doc, tokenizer, max_tokens=max_tokens, overlap=int(max_tokens * overlap_share))
+    with mock.patch.multiple(
+        _chunk, _WINDOW_CHARS=window or _chunk._WINDOW_CHARS, _BATCH_CHARS=(window or 1) * 3
+    ):
+        chunks = chunk_document(
+            doc, tokenizer, max_tokens=max_tokens, overlap=int(max_tokens * overlap_share)
+        )
     check_chunks(doc, chunks, tokenizer, max_tokens)
     covered = bytearray(len(text))
     for chunk in chunks:

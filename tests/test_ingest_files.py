@@ -10,7 +10,8 @@ import pytest
 
 from ragkit._errors import LoadError
 from ragkit.ingest import MAX_FILE_BYTES, iter_files, load
-from tests.test_ingest import assert_load_error
+
+from .helpers import assert_load_error
 
 TREE = [
     "a.md",
@@ -58,15 +59,24 @@ def test_walk_without_filters_is_sorted(tree: Path) -> None:
     [
         ({"include": ["*.pdf"]}, ["deep/a/b/c.pdf", "drafts/sub/y.pdf", "report.pdf"]),
         ({"include": "*.pdf"}, ["deep/a/b/c.pdf", "drafts/sub/y.pdf", "report.pdf"]),  # one pattern
-        ({"include": ["*.[Pp][Dd][Ff]"], "exclude": ["drafts/**"]}, ["Upper.PDF", "deep/a/b/c.pdf", "report.pdf"]),
+        (
+            {"include": ["*.[Pp][Dd][Ff]"], "exclude": ["drafts/**"]},
+            ["Upper.PDF", "deep/a/b/c.pdf", "report.pdf"],
+        ),
         ({"include": ["notes/"]}, ["notes/deep/a.md", "notes/keep.md", "notes/old.md"]),
         ({"include": ["notes/*.md"]}, ["notes/keep.md", "notes/old.md"]),  # * stays in one segment
         ({"include": ["notes/**"]}, ["notes/deep/a.md", "notes/keep.md", "notes/old.md"]),
         ({"include": ["**/a.md"]}, ["a.md", "notes/deep/a.md", "sub/a.md"]),
         ({"include": ["/a.md"]}, ["a.md"]),  # a leading / anchors to the walked folder
-        ({"include": ["*.md", "!notes/**"], "exclude": ["*.tmp.md", "drafts"]}, ["a.md", "sub/a.md"]),
+        (
+            {"include": ["*.md", "!notes/**"], "exclude": ["*.tmp.md", "drafts"]},
+            ["a.md", "sub/a.md"],
+        ),
         ({"include": ["deep/**/*.pdf"]}, ["deep/a/b/c.pdf"]),
-        ({"include": ["?.md"]}, ["a.md", "drafts/x.md", "notes/deep/a.md", "sub/a.md", "sub/drafts/z.md"]),
+        (
+            {"include": ["?.md"]},
+            ["a.md", "drafts/x.md", "notes/deep/a.md", "sub/a.md", "sub/drafts/z.md"],
+        ),
         ({"include": ["[!a].md"]}, ["drafts/x.md", "sub/drafts/z.md"]),
         ({"include": ["[z-a]"]}, []),  # an invalid range is read literally
     ],
@@ -87,12 +97,15 @@ def test_exclude_patterns(tree: Path) -> None:
     ]
     # A trailing "/" matches only directories.
     (tree / "docs").write_text("a file named docs")
-    assert walk(tree, exclude=["a.md/", "notes/"]) == [p for p in everything if not p.startswith("notes/")]
+    assert walk(tree, exclude=["a.md/", "notes/"]) == [
+        p for p in everything if not p.startswith("notes/")
+    ]
 
 
 def test_ragkitignore_files(tree: Path) -> None:
     (tree / ".ragkitignore").write_text(
-        "# comments and blank lines are skipped\n\n*.tmp.md\ndrafts/\n/report.pdf\n*.docx  \n!letter.docx\n\\#odd.md\n"
+        "# comments and blank lines are skipped\n\n*.tmp.md\ndrafts/\n/report.pdf\n"
+        "*.docx  \n!letter.docx\n\\#odd.md\n"
     )
     (tree / "#odd.md").write_text("odd")
     (tree / "notes" / ".ragkitignore").write_text("old.md\n/deep\n")
@@ -153,7 +166,9 @@ def test_huge_file_is_refused_unread(tmp_path: Path, size: int, stated: str) -> 
         stream.truncate(size)  # sparse: costs no disk
     tracemalloc.start()
     try:
-        error = assert_load_error(path, f"file is {stated}, over the 64 MB limit; raise max_file_bytes to index it")
+        error = assert_load_error(
+            path, f"file is {stated}, over the 64 MB limit; raise max_file_bytes to index it"
+        )
         assert tracemalloc.get_traced_memory()[1] < 1 << 20
     finally:
         tracemalloc.stop()

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from ragkit._errors import LoadError
 from ragkit.ingest import load
 from ragkit.ingest._html import load_html
-from tests.test_ingest import assert_load_error
+
+from .helpers import assert_load_error
 
 PAGE = """<!DOCTYPE html>
 <html><head>
@@ -34,7 +35,8 @@ PAGE = """<!DOCTYPE html>
   <thead><tr><th>Kind</th><th>Days</th></tr></thead>
   <tbody><tr><td>Sick</td><td>10</td></tr><tr><td>Annual</td><td>25</td></tr></tbody>
 </table>
-<div hidden>hidden div</div><p aria-hidden="true">aria hidden</p><span style="display:none">styled away</span>
+<div hidden>hidden div</div><p aria-hidden="true">aria hidden</p>\
+<span style="display:none">styled away</span>
 <template><p>template text</p></template>
 <svg><title>svg title</title><text>svg text</text></svg>
 <h3>Notes</h3><pre>line one
@@ -64,36 +66,50 @@ def test_html_text_headings_and_dropped_parts(tmp_path: Path) -> None:
         ),
         (
             "Leave policy > Sick leave",
-            "Sick leave\n\nTen days\nper year.\n\nDoctor's note after 3 days.\nCall before 9 am.\n\n"
-            "Kind | Days\nSick | 10\nAnnual | 25",
+            "Sick leave\n\nTen days\nper year.\n\nDoctor's note after 3 days.\n"
+            "Call before 9 am.\n\nKind | Days\nSick | 10\nAnnual | 25",
         ),
         ("Leave policy > Sick leave > Notes", "Notes\n\nline one\nindented line"),
         ("Leave policy > Annual leave", "Annual leave\n\nTwenty-five days."),
     ]
     everything = " ".join(s.text for s in doc.sections)
-    for dropped in ["script", "JavaScript", "Home", "banner", "Search", "hidden", "styled", "template", "svg",
-                    "Related", "Copyright"]:  # fmt: skip
+    for dropped in ["script", "JavaScript", "Home", "banner", "Search", "hidden", "styled",
+                    "template", "svg", "Related", "Copyright"]:  # fmt: skip
         assert dropped not in everything
 
 
 def test_html_main_or_article_only(tmp_path: Path) -> None:
-    page = """<body><div class=sidebar>Sidebar links</div>
-    <main><article><header><h1>Report</h1><p>By Dr. Who</p></header><p>Main text.</p></article></main>
-    <div>After main</div></body>"""
+    page = (
+        "<body><div class=sidebar>Sidebar links</div>\n"
+        "    <main><article><header><h1>Report</h1><p>By Dr. Who</p></header>"
+        "<p>Main text.</p></article></main>\n"
+        "    <div>After main</div></body>"
+    )
     doc = load(write(tmp_path, page))
     assert doc.title == "Report"  # no <title>: the first h1
-    assert [(s.heading, s.text) for s in doc.sections] == [("Report", "Report\n\nBy Dr. Who\n\nMain text.")]
-    articles = "<p>Teaser</p><article><p>First story.</p></article><article><p>Second story.</p></article>"
-    assert [s.text for s in load(write(tmp_path, articles, "a.htm")).sections] == ["First story.\n\nSecond story."]
+    assert [(s.heading, s.text) for s in doc.sections] == [
+        ("Report", "Report\n\nBy Dr. Who\n\nMain text.")
+    ]
+    articles = (
+        "<p>Teaser</p><article><p>First story.</p></article><article><p>Second story.</p></article>"
+    )
+    assert [s.text for s in load(write(tmp_path, articles, "a.htm")).sections] == [
+        "First story.\n\nSecond story."
+    ]
     # A <main> with no text (filled in by a script) does not hide the page.
-    assert load(write(tmp_path, "<main></main><p>Only here.</p>", "b.html")).sections[0].text == "Only here."
+    assert (
+        load(write(tmp_path, "<main></main><p>Only here.</p>", "b.html")).sections[0].text
+        == "Only here."
+    )
 
 
 def test_html_forms(tmp_path: Path) -> None:
     search = "<form><label>Search the site</label><input name=q></form><p>The page text itself.</p>"
     assert [s.text for s in load(write(tmp_path, search)).sections] == ["The page text itself."]
     # Old ASP.NET pages put the whole body in one form; its text is the page.
-    webforms = '<form id="form1"><h1>Records</h1><p>Kept for ten years.</p><button>Save</button></form>'
+    webforms = (
+        '<form id="form1"><h1>Records</h1><p>Kept for ten years.</p><button>Save</button></form>'
+    )
     assert [s.text for s in load(write(tmp_path, webforms, "w.aspx.html")).sections] == [
         "Records\n\nKept for ten years."
     ]
@@ -137,7 +153,10 @@ def test_html_encoding_fallbacks(tmp_path: Path) -> None:
         ("<<p>>x<//p><!-- c --><!doctype><![CDATA[y]]><?pi?>", ["<\n\n>x"]),
         ("<p>a<![foo[ b ]]>c<![ x>d<![12", ["acd<![12"]),  # html.parser alone raises here
         ("<ul><li>one<li>two<ul><li>two.a</ul><li>three</ul>", ["one\ntwo\ntwo.a\nthree"]),
-        ("<table><tr><td>x<table><tr><td>in</td><td>ner</td></tr></table></td><td>y</table>", ["x in | ner | y"]),
+        (
+            "<table><tr><td>x<table><tr><td>in</td><td>ner</td></tr></table></td><td>y</table>",
+            ["x in | ner | y"],
+        ),
     ],
 )
 def test_html_malformed_markup(tmp_path: Path, html: str, expected: list[str]) -> None:
@@ -163,10 +182,11 @@ def test_html_without_text(tmp_path: Path, html: str) -> None:
 
 TAG_SOUP = st.lists(
     st.sampled_from(
-        ["<", ">", "!", "/", "[", "]", "-", "?", "=", '"', " ", "&", "#", ";", "\n", "text", "<!--", "-->", "<![",
-         "<!DOCTYPE", "CDATA", "]]>", "<?", "<script>", "</script>", "&amp;", "&#x", "<td>", "<tr>", "<table>",
-         "</table>", "<h1>", "</h2>", "<title>", "<li>", "<pre>", "<nav>", "<main>", "<br>", "</p>", "<p hidden>",
-         "<header>", "<article>", "</div>", "<div>", "<svg>", "<h3>"]
+        ["<", ">", "!", "/", "[", "]", "-", "?", "=", '"', " ", "&", "#", ";", "\n", "text", "<!--",
+         "-->", "<![", "<!DOCTYPE", "CDATA", "]]>", "<?", "<script>", "</script>", "&amp;", "&#x",
+         "<td>", "<tr>", "<table>", "</table>", "<h1>", "</h2>", "<title>", "<li>", "<pre>",
+         "<nav>", "<main>", "<br>", "</p>", "<p hidden>", "<header>", "<article>", "</div>",
+         "<div>", "<svg>", "<h3>"]
     ),
     max_size=60,
 ).map("".join)  # fmt: skip

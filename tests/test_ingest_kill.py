@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,12 @@ import pytest
 from ragkit import Assistant, Config
 from ragkit.store import connect
 
-from .conftest import SAMPLES
+from .helpers import SAMPLES
 
-WORDS = ("clinic lease tenant patient record notice rent deposit vaccine policy retention "
-         "shredding parking password leave expense travel laptop backup audit").split()
+WORDS = (
+    "clinic lease tenant patient record notice rent deposit vaccine policy retention "
+    "shredding parking password leave expense travel laptop backup audit"
+).split()
 
 
 def make_corpus(root: Path, n: int) -> Path:
@@ -57,44 +59,61 @@ def check_consistent(db: Path) -> int:
         conn.close()
 
 
+# The child ingests with a trace on its index connection: when the write of document
+# ``stop_after + 1`` has put its first chunk's rows in (its transaction open, uncommitted),
+# it says so and waits to be killed. So the kill always lands mid-write, after exactly
+# ``stop_after`` committed documents, however fast the machine is.
 SCRIPT = textwrap.dedent("""
-    import sys
+    import sys, time
     from pathlib import Path
     from ragkit import Assistant, Config
-    kb = Assistant(sys.argv[1], Config(home=Path(sys.argv[3]), threads=1, parse_workers=1))
-    kb.add(sys.argv[2])
+    db, corpus, home, stop_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    kb = Assistant(db, Config(home=Path(home), threads=1, parse_workers=1))
+    writing = 0
+
+    def trace(sql):
+        global writing
+        if sql.startswith("insert into documents"):
+            writing += 1
+        elif writing == stop_after + 1 and sql.startswith("insert into embeddings"):
+            print("mid-write", flush=True)
+            time.sleep(3600)
+
+    kb._open(with_encoder=True).conn.set_trace_callback(trace)
+    kb.add(corpus)
+    print("finished", flush=True)
 """)
 
 
-@pytest.mark.parametrize("kill_after_docs", [1, 12, 40])
-def test_sigkill_mid_ingest_then_resume(tmp_path: Path, home: Path, config: Config,
-                                        kill_after_docs: int) -> None:
+@pytest.mark.parametrize("stop_after", [0, 12, 40])
+def test_sigkill_mid_ingest_then_resume(
+    tmp_path: Path, home: Path, config: Config, stop_after: int
+) -> None:
     corpus = make_corpus(tmp_path / "corpus", 60)
     db = tmp_path / "i.db"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(db), str(corpus), str(home)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if db.exists():
-                try:
-                    conn = connect(db, readonly=True)
-                    done = conn.execute("select count(*) from documents").fetchone()[0]
-                    conn.close()
-                except Exception:
-                    done = 0
-                if done >= kill_after_docs:
-                    break
-            time.sleep(0.02)
-        assert proc.poll() is None, f"ingest ended before it could be killed: {proc.stderr.read()}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    with open(tmp_path / "stderr.txt", "w+") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(db), str(corpus), str(home), str(stop_after)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        # Only a hang guard: a child that never reaches the point is killed, and fails below.
+        guard = threading.Timer(600, proc.kill)
+        guard.start()
+        try:
+            said = proc.stdout.readline().strip()
+            stderr.seek(0)
+            assert said == "mid-write", f"the ingest did not stop mid-write: {stderr.read()}"
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            guard.cancel()
+            proc.wait(timeout=60)
+            proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
-    partial = check_consistent(db)
-    assert kill_after_docs <= partial < 65
+    assert check_consistent(db) == stop_after
     with Assistant(db, config) as kb:
         report = kb.add(corpus)
     assert not report.failed
-    assert len(report.unchanged) == partial
+    assert len(report.unchanged) == stop_after and len(report.added) == 65 - stop_after
     assert check_consistent(db) == 65

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragkit.ingest import load, normalize_text
-from tests.test_ingest import make_pdf
+
+from .helpers import make_pdf
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,10 @@ from tests.test_ingest import make_pdf
         ("one\n\n\n\ntwo\n \n \n\nthree", "one\n\ntwo\n\nthree"),
         ("crlf\r\nand\rcr", "crlf\nand\ncr"),
         ("nul\x00 bell\x07 esc\x1b del\x7f c1\x81\x9f end", "nul bell esc del c1 end"),
-        ("page\x0cbreak, vt\x0bline, nel\x85line, ls\u2028line", "page\nbreak, vt\nline, nel\nline, ls\nline"),
+        (
+            "page\x0cbreak, vt\x0bline, nel\x85line, ls\u2028line",
+            "page\nbreak, vt\nline, nel\nline, ls\nline",
+        ),
         ("para\u2029graph", "para\n\ngraph"),
         ("cafe\u0301 and e\x00\u0301", "caf\u00e9 and \u00e9"),
         ("  \n\t\x00\u200b  ", ""),
@@ -47,7 +51,20 @@ def test_normalize_text(raw: str, expected: str) -> None:
         st.one_of(
             st.characters(),
             st.sampled_from(
-                ["-\n", "\u00ad\n", " ", "\t", "\n", "\n\n\n", "\ufb01", "\u00a0", "\u0301", "e", "A", "\x0c"]
+                [
+                    "-\n",
+                    "\u00ad\n",
+                    " ",
+                    "\t",
+                    "\n",
+                    "\n\n\n",
+                    "\ufb01",
+                    "\u00a0",
+                    "\u0301",
+                    "e",
+                    "A",
+                    "\x0c",
+                ]
             ),
         ),
         max_size=100,
@@ -58,7 +75,8 @@ def test_normalize_text_properties(raw: str) -> None:
     assert normalize_text(once) == once
     assert once == once.strip() and unicodedata.is_normalized("NFC", once)
     assert not re.search(
-        r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00a0\u00ad\u2028\u2029\ufb00-\ufb06\t]|  | \n|\n |\n\n\n", once
+        r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00a0\u00ad\u2028\u2029\ufb00-\ufb06\t]|  | \n|\n |\n\n\n",
+        once,
     )
 
 
@@ -73,7 +91,8 @@ def test_every_loader_normalises(tmp_path: Path) -> None:
         archive.writestr(
             "word/document.xml",
             '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
-            f"<w:p><w:r><w:t>{raw.replace(chr(10), '</w:t><w:br/><w:t>')}</w:t></w:r></w:p></w:body></w:document>",
+            f"<w:p><w:r><w:t>{raw.replace(chr(10), '</w:t><w:br/><w:t>')}</w:t></w:r></w:p>"
+            "</w:body></w:document>",
         )
     for path in sorted(tmp_path.iterdir()):
         doc = load(path)

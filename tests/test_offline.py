@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 from ragkit import Assistant, Config
 
-from .conftest import ROOT, SAMPLES
+from .helpers import ROOT, SAMPLES, assert_answer_invariants
 
 
 def test_guard_catches_a_connection(no_network: list) -> None:
@@ -28,8 +29,9 @@ def test_ingest_search_ask_open_no_socket(tmp_path: Path, config: Config, no_net
     with Assistant(tmp_path / "i.db", config) as kb:
         assert kb.add(corpus).added
         assert kb.search("parking level for visitors")
-        answer = kb.ask("On which garage level should visitors park?")
-        assert answer.text
+        stream = kb.ask_stream("On which garage level should visitors park?")
+        pieces = list(stream)
+        assert_answer_invariants(stream.answer, pieces)
     assert no_network == []
 
 
@@ -40,9 +42,25 @@ def test_cli_answers_inside_a_namespace_without_network(samples_index: Path, hom
         pytest.skip("this kernel does not allow an unprivileged network namespace")
     ragkit = Path(sys.executable).with_name("ragkit")
     result = subprocess.run(
-        ["unshare", "-rn", str(ragkit), "--home", str(home), "--generator", "smollm2-135m-q4_1",
-         "--db", str(samples_index), "ask", "--json", "What does a lost key fob cost?"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            "unshare",
+            "-rn",
+            str(ragkit),
+            "--home",
+            str(home),
+            "--generator",
+            "smollm2-135m-q4_1",
+            "--db",
+            str(samples_index),
+            "ask",
+            "--json",
+            "What does a lost key fob cost?",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert '"citations"' in result.stdout
+    answer = json.loads(result.stdout)
+    assert answer["answer"] and bool(answer["abstained"]) != bool(answer["citations"])

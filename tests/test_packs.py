@@ -13,8 +13,9 @@ import pytest
 import ragkit.models._build as build_module
 import ragkit.models._packs as packs_module
 from ragkit import Config, ModelPack, ModelPackError, ModelPacks
-from ragkit.models._build import QWEN_SHA256, quantization_target
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
+from ragkit.models import build_packs
+from ragkit.models._build import QWEN_SHA256
 
 MODEL_BYTES = b"fake onnx model " * 64
 TOKENIZER_BYTES = b'{"fake": "tokenizer"}'
@@ -80,10 +81,18 @@ def test_install_writes_manifest_pinning_every_file(toy: ModelPack, packs: Model
     assert manifest["format"] == 1
     assert manifest["dims"] == 4 and manifest["license"] == "MIT"
     assert manifest["files"] == [
-        {"role": "model", "name": "model.onnx", "size": len(MODEL_BYTES),
-         "sha256": hashlib.sha256(MODEL_BYTES).hexdigest()},
-        {"role": "tokenizer", "name": "tokenizer.json", "size": len(TOKENIZER_BYTES),
-         "sha256": hashlib.sha256(TOKENIZER_BYTES).hexdigest()},
+        {
+            "role": "model",
+            "name": "model.onnx",
+            "size": len(MODEL_BYTES),
+            "sha256": hashlib.sha256(MODEL_BYTES).hexdigest(),
+        },
+        {
+            "role": "tokenizer",
+            "name": "tokenizer.json",
+            "size": len(TOKENIZER_BYTES),
+            "sha256": hashlib.sha256(TOKENIZER_BYTES).hexdigest(),
+        },
     ]
     pack = packs.get("toy", "encoder")
     assert (pack.name, pack.kind, pack.path) == ("toy", "encoder", packs.root / "toy")
@@ -113,8 +122,11 @@ def test_reinstall_replaces_the_pack(toy: ModelPack, packs: ModelPacks, tmp_path
     packs.install("toy", "encoder", [("model", "model.onnx", other)], {"dims": 8})
     pack = packs.get("toy")
     assert pack.manifest["dims"] == 8
-    assert sorted(p.name for p in pack.path.iterdir()) == [".verified.json", "manifest.json",
-                                                           "model.onnx"]
+    assert sorted(p.name for p in pack.path.iterdir()) == [
+        ".verified.json",
+        "manifest.json",
+        "model.onnx",
+    ]
 
 
 def test_list_skips_a_pack_with_a_broken_manifest(toy: ModelPack, packs: ModelPacks) -> None:
@@ -135,13 +147,14 @@ def test_file_with_unknown_role_raises(toy: ModelPack) -> None:
 # --- verification failures ----------------------------------------------------------------
 
 
-def test_same_size_tampering_is_caught_and_names_the_file(toy: ModelPack,
-                                                          packs: ModelPacks) -> None:
+def test_same_size_tampering_is_caught_and_names_the_file(
+    toy: ModelPack, packs: ModelPacks
+) -> None:
     model = toy.file("model")
     flip_byte(model)
     bump_mtime(model)
     assert model.stat().st_size == len(MODEL_BYTES)
-    with pytest.raises(ModelPackError, match="model.onnx has sha256"):
+    with pytest.raises(ModelPackError, match=r"model\.onnx has sha256"):
         packs.get("toy")
 
 
@@ -154,7 +167,7 @@ def test_size_change_is_caught(toy: ModelPack, packs: ModelPacks) -> None:
 
 def test_missing_file_is_caught(toy: ModelPack, packs: ModelPacks) -> None:
     toy.file("tokenizer").unlink()
-    with pytest.raises(ModelPackError, match="tokenizer.json is missing"):
+    with pytest.raises(ModelPackError, match=r"tokenizer\.json is missing"):
         packs.get("toy")
 
 
@@ -170,7 +183,7 @@ def test_missing_file_is_caught(toy: ModelPack, packs: ModelPacks) -> None:
 )
 def test_invalid_manifest_raises(toy: ModelPack, packs: ModelPacks, text: str) -> None:
     (toy.path / "manifest.json").write_text(text)
-    with pytest.raises(ModelPackError, match="manifest.json"):
+    with pytest.raises(ModelPackError, match=r"manifest\.json"):
         packs.get("toy")
 
 
@@ -182,12 +195,20 @@ def test_unreadable_manifest_raises(toy: ModelPack, packs: ModelPacks) -> None:
 
 @pytest.mark.parametrize(
     "manifest",
-    [5, None, {"name": "toy", "kind": "encoder", "files": [{"role": "model", "name": "model.onnx",
-                                                             "size": len(MODEL_BYTES)}]}],
+    [
+        5,
+        None,
+        {
+            "name": "toy",
+            "kind": "encoder",
+            "files": [{"role": "model", "name": "model.onnx", "size": len(MODEL_BYTES)}],
+        },
+    ],
     ids=["number", "null", "file-without-sha256"],
 )
-def test_malformed_manifest_raises_model_pack_error(toy: ModelPack, packs: ModelPacks,
-                                                    manifest: object) -> None:
+def test_malformed_manifest_raises_model_pack_error(
+    toy: ModelPack, packs: ModelPacks, manifest: object
+) -> None:
     (toy.path / "manifest.json").write_text(json.dumps(manifest))
     (toy.path / ".verified.json").unlink()
     with pytest.raises(ModelPackError):
@@ -197,8 +218,9 @@ def test_malformed_manifest_raises_model_pack_error(toy: ModelPack, packs: Model
 # --- the quick-verify stamp ----------------------------------------------------------------
 
 
-def test_get_rehashes_only_files_whose_stamp_changed(toy: ModelPack, packs: ModelPacks,
-                                                     hash_calls: list[str]) -> None:
+def test_get_rehashes_only_files_whose_stamp_changed(
+    toy: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
     packs.get("toy")
     assert hash_calls == []  # install leaves a stamp behind
 
@@ -215,22 +237,22 @@ def test_get_rehashes_only_files_whose_stamp_changed(toy: ModelPack, packs: Mode
     assert hash_calls == ["tokenizer.json"]
 
 
-def test_verify_always_rehashes(toy: ModelPack, packs: ModelPacks,
-                               hash_calls: list[str]) -> None:
+def test_verify_always_rehashes(toy: ModelPack, packs: ModelPacks, hash_calls: list[str]) -> None:
     packs.verify("toy")
     packs.verify("toy")
     assert sorted(hash_calls) == ["model.onnx", "model.onnx", "tokenizer.json", "tokenizer.json"]
 
 
-def test_verify_catches_tampering_that_kept_size_and_mtime(toy: ModelPack,
-                                                          packs: ModelPacks) -> None:
+def test_verify_catches_tampering_that_kept_size_and_mtime(
+    toy: ModelPack, packs: ModelPacks
+) -> None:
     # get() trusts size + mtime by design; verify() is the check that cannot be fooled.
     model = toy.file("model")
     before = model.stat()
     flip_byte(model)
     os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))
     packs.get("toy")
-    with pytest.raises(ModelPackError, match="model.onnx has sha256"):
+    with pytest.raises(ModelPackError, match=r"model\.onnx has sha256"):
         packs.verify("toy")
 
 
@@ -247,7 +269,7 @@ def test_a_failed_check_is_not_stamped(toy: ModelPack, packs: ModelPacks) -> Non
 
 
 def test_missing_pack_says_how_to_build(toy: ModelPack, packs: ModelPacks) -> None:
-    with pytest.raises(ModelPackError, match="ragkit models build") as err:
+    with pytest.raises(ModelPackError, match="build_packs") as err:
         packs.get("nope")
     assert "installed: toy" in str(err.value)
 
@@ -286,16 +308,23 @@ def test_add_gguf_registers_a_generator_pack(packs: ModelPacks, tmp_path: Path) 
     assert pack.kind == "generator"
     assert pack.manifest["chat_format"] == "gguf-template"
     assert pack.license == "MIT"
-    assert pack.manifest["files"] == [{"role": "model", "name": "model.gguf", "size": len(data),
-                                       "sha256": hashlib.sha256(data).hexdigest()}]
+    assert pack.manifest["files"] == [
+        {
+            "role": "model",
+            "name": "model.gguf",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    ]
     assert source.exists()  # copied, not moved
     got = packs.get("my-model.q4", "generator")
     assert got.file("model").read_bytes() == data
 
 
 @pytest.mark.parametrize("name", [".", "..", "a/b", ""])
-def test_pack_name_cannot_reach_outside_its_folder(packs: ModelPacks, tmp_path: Path,
-                                                   name: str) -> None:
+def test_pack_name_cannot_reach_outside_its_folder(
+    packs: ModelPacks, tmp_path: Path, name: str
+) -> None:
     source = tmp_path / "x.gguf"
     source.write_bytes(b"GGUF" + b"\0" * 16)
     packs.add_gguf(source, "keep")
@@ -307,40 +336,23 @@ def test_pack_name_cannot_reach_outside_its_folder(packs: ModelPacks, tmp_path: 
 # --- atomic install ------------------------------------------------------------------------
 
 
-def test_failed_install_leaves_nothing_behind(packs: ModelPacks, tmp_path: Path,
-                                              sources: list[tuple[str, str, Path]]) -> None:
+def test_failed_install_leaves_nothing_behind(
+    packs: ModelPacks, tmp_path: Path, sources: list[tuple[str, str, Path]]
+) -> None:
     broken = [sources[0], ("tokenizer", "tokenizer.json", tmp_path / "does-not-exist.json")]
     with pytest.raises(OSError):
         packs.install("half", "encoder", broken, {})
     assert list(packs.root.iterdir()) == []
 
 
-def test_failed_reinstall_keeps_the_old_pack(toy: ModelPack, packs: ModelPacks, tmp_path: Path,
-                                             sources: list[tuple[str, str, Path]]) -> None:
+def test_failed_reinstall_keeps_the_old_pack(
+    toy: ModelPack, packs: ModelPacks, tmp_path: Path, sources: list[tuple[str, str, Path]]
+) -> None:
     broken = [sources[0], ("tokenizer", "tokenizer.json", tmp_path / "does-not-exist.json")]
     with pytest.raises(OSError):
         packs.install("toy", "encoder", broken, {"dims": 99})
     assert [p.name for p in packs.root.iterdir()] == ["toy"]
     assert packs.verify("toy").manifest["dims"] == 4
-
-
-# --- quantization preset -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("flags", "machine", "expected"),
-    [
-        ({"avx512_vnni", "avx512f", "avx2"}, "x86_64", "avx512_vnni"),
-        ({"avx512f", "avx2"}, "x86_64", "avx512"),
-        ({"avx2"}, "x86_64", "avx2"),
-        (set(), "x86_64", "avx2"),
-        ({"avx512_vnni", "avx512f", "avx2"}, "aarch64", "arm64"),
-        (set(), "arm64", "arm64"),
-        (set(), "AArch64", "arm64"),
-    ],
-)
-def test_quantization_target(flags: set[str], machine: str, expected: str) -> None:
-    assert quantization_target(flags, machine) == expected
 
 
 # --- the real built packs ------------------------------------------------------------------
@@ -360,9 +372,7 @@ def test_default_generator_manifest_pins_the_qwen_sha256(home: Path) -> None:
     pinned = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     assert QWEN_SHA256 == pinned
     files = json.loads(manifest.read_text())["files"]
-    assert [(f["role"], f["size"], f["sha256"]) for f in files] == [
-        ("model", 491_400_064, pinned)
-    ]
+    assert [(f["role"], f["size"], f["sha256"]) for f in files] == [("model", 491_400_064, pinned)]
 
 
 # --- build ---------------------------------------------------------------------------------
@@ -381,31 +391,35 @@ def builders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             kind = "encoder" if what == "encoder" else "generator"
             name = build_module.PACK_NAMES[what]
             return packs.install(name, kind, [("model", "model.bin", source)], {"rebuilt": True})
+
         return builder
 
     monkeypatch.setattr(build_module, "_BUILDERS", {w: fake(w) for w in build_module._BUILDERS})
     return ran
 
 
-def test_build_refuses_unknown_names_before_building_anything(packs: ModelPacks,
-                                                              builders: list[str]) -> None:
-    with pytest.raises(ModelPackError, match="unknown default pack.*bogus"):
-        packs.build(["encoder", "bogus"])
+def test_build_refuses_unknown_names_before_building_anything(
+    packs: ModelPacks, builders: list[str]
+) -> None:
+    with pytest.raises(ModelPackError, match=r"unknown default pack.*bogus"):
+        build_packs(packs, ["encoder", "bogus"])
     assert builders == []
 
 
-def test_build_keeps_a_present_pack(packs: ModelPacks, sources: list[tuple[str, str, Path]],
-                                    builders: list[str]) -> None:
+def test_build_keeps_a_present_pack(
+    packs: ModelPacks, sources: list[tuple[str, str, Path]], builders: list[str]
+) -> None:
     existing = packs.install(DEFAULT_ENCODER, "encoder", sources, {"dims": 4})
-    assert packs.build(["encoder"]) == [existing]
+    assert build_packs(packs, ["encoder"]) == [existing]
     assert builders == []
 
 
-def test_build_replaces_a_damaged_pack(packs: ModelPacks, sources: list[tuple[str, str, Path]],
-                                       builders: list[str]) -> None:
+def test_build_replaces_a_damaged_pack(
+    packs: ModelPacks, sources: list[tuple[str, str, Path]], builders: list[str]
+) -> None:
     existing = packs.install(DEFAULT_ENCODER, "encoder", sources, {"dims": 4})
     existing.file("model").unlink()
-    [pack] = packs.build(["encoder"])
+    [pack] = build_packs(packs, ["encoder"])
     assert builders == ["encoder"]
     assert pack.manifest["rebuilt"] is True
 
@@ -414,9 +428,9 @@ def test_build_force_and_missing_packs_run_the_builders(
     packs: ModelPacks, sources: list[tuple[str, str, Path]], builders: list[str]
 ) -> None:
     packs.install(DEFAULT_ENCODER, "encoder", sources, {"dims": 4})
-    built = packs.build(["encoder", "tiny"], force=True)
+    built = build_packs(packs, ["encoder", "tiny"], force=True)
     assert builders == ["encoder", "tiny"]
     assert [p.name for p in built] == [DEFAULT_ENCODER, TINY_GENERATOR]
     builders.clear()
-    packs.build(["encoder", "tiny", "generator"])
+    build_packs(packs, ["encoder", "tiny", "generator"])
     assert builders == ["generator"]

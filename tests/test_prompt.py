@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ragkit import Passage
+from ragkit._retrieval import rrf
 from ragkit.answer._prompt import (
     SYSTEM_PROMPT,
     build_messages,
@@ -13,12 +14,20 @@ from ragkit.answer._prompt import (
     parse_citations,
     trim_passages,
 )
-from ragkit._retrieval import fit_budget, rrf
 from ragkit.answer._support import answer_sentences, passage_sentences, score_sentences
 
 
 def passage(n: int, text: str = "text", page: int | None = None) -> Passage:
-    return Passage(n, f"/docs/f{n}.pdf", "t", page, None, text, 0.0, 0.5)
+    return Passage(
+        chunk_id=n,
+        path=f"/docs/f{n}.pdf",
+        title="t",
+        page=page,
+        heading=None,
+        text=text,
+        rank_score=0.0,
+        similarity=0.5,
+    )
 
 
 def test_messages_put_system_first_then_passages_then_question() -> None:
@@ -28,8 +37,11 @@ def test_messages_put_system_first_then_passages_then_question() -> None:
     # Everything before the last message is the same for every question (KV-cache prefix).
     assert msgs[:3] == build_messages("Other?", [passage(3)])[:3]
     user = msgs[-1]["content"]
-    assert user.index("[1] (f1.pdf, p. 2)\nalpha") < user.index("[2] (f2.pdf)\nbeta") < user.index(
-        "Question: When?")
+    assert (
+        user.index("[1] (f1.pdf, p. 2)\nalpha")
+        < user.index("[2] (f2.pdf)\nbeta")
+        < user.index("Question: When?")
+    )
 
 
 def test_parse_citations_handles_lists_and_repeats() -> None:
@@ -46,18 +58,41 @@ def test_invalid_citations_never_stream_even_split_across_pieces() -> None:
 
 def test_answer_sentences_attach_markers_written_after_the_stop() -> None:
     assert answer_sentences('It is "official". [1] Next one [2, 3]. Last [9]. [4]') == [
-        ('It is "official".', [1]), ("Next one.", [2, 3]), ("Last.", [9, 4])]
+        ('It is "official".', [1]),
+        ("Next one.", [2, 3]),
+        ("Last.", [9, 4]),
+    ]
     assert answer_sentences("No markers") == [("No markers", [])]
 
 
+def test_answer_sentences_end_at_line_breaks_and_list_each_number_once() -> None:
+    assert answer_sentences("Open at 8 [1]\nClosed on Sundays [2]\n[3]") == [
+        ("Open at 8", [1]),
+        ("Closed on Sundays", [2, 3]),
+    ]
+    assert answer_sentences("- Open at 8 [1].\n\n- Closed [1][2] [1].") == [
+        ("- Open at 8.", [1]),
+        ("- Closed.", [1, 2]),
+    ]
+    assert answer_sentences("Open at 8 [1]. [1, 2]") == [("Open at 8.", [1, 2])]
+
+
 def test_passage_sentences_undo_pdf_wraps_but_keep_items_and_titles() -> None:
-    text = ("Commercial Office Lease - Suite 410\nArticle 2.1 Amount. On signing the Tenant\n"
-            "shall pay $19,350.00.\n2.2 Use. The Landlord may\napply it.\n\n## Visitors\n\n"
-            "- Every visitor signs in\nat the desk.\n- Badges are returned.")
+    text = (
+        "Commercial Office Lease - Suite 410\nArticle 2.1 Amount. On signing the Tenant\n"
+        "shall pay $19,350.00.\n2.2 Use. The Landlord may\napply it.\n\n## Visitors\n\n"
+        "- Every visitor signs in\nat the desk.\n- Badges are returned."
+    )
     assert passage_sentences(text) == [
-        "Commercial Office Lease - Suite 410", "Article 2.1 Amount.",
-        "On signing the Tenant shall pay $19,350.00.", "2.2 Use.", "The Landlord may apply it.",
-        "Visitors", "Every visitor signs in at the desk.", "Badges are returned."]
+        "Commercial Office Lease - Suite 410",
+        "Article 2.1 Amount.",
+        "On signing the Tenant shall pay $19,350.00.",
+        "2.2 Use.",
+        "The Landlord may apply it.",
+        "Visitors",
+        "Every visitor signs in at the desk.",
+        "Badges are returned.",
+    ]
 
 
 def test_abstention_detection() -> None:
@@ -82,24 +117,23 @@ def _one_hot_encode(texts):
 
 
 def test_trimming_keeps_the_best_sentences_in_order_within_budget() -> None:
-    ps = [passage(1, "Alpha one. Bravo two. Question words here. Delta four."),
-          passage(2, "Question words again. Echo five."),
-          passage(3, "Foxtrot six. Golf seven.")]
+    ps = [
+        passage(1, "Alpha one. Bravo two. Question words here. Delta four."),
+        passage(2, "Question words again. Echo five."),
+        passage(3, "Foxtrot six. Golf seven."),
+    ]
     scored = score_sentences("Question words?", [p.text for p in ps], _one_hot_encode)
     words = lambda t: len(t.split())  # noqa: E731
-    excerpts = trim_passages(ps, scored, budget=12, max_passages=2, per_passage=2,
-                             count_tokens=words)
+    excerpts = trim_passages(
+        ps, scored, budget=12, max_passages=2, per_passage=2, count_tokens=words
+    )
     # Best sentences first (headers "[n] (f1.pdf)" cost 2 words each), ties in reading
     # order; a third passage may not join; kept sentences in reading order, gaps marked.
     assert [e.passage.chunk_id for e in excerpts] == [1, 2]
     assert [e.passage.text for e in excerpts] == [
-        "Alpha one. … Question words here.", "Question words again."]
+        "Alpha one. … Question words here.",
+        "Question words again.",
+    ]
     # The best sentence is kept even when it alone is over budget.
     tight = trim_passages(ps, scored, budget=1, max_passages=4, per_passage=3, count_tokens=words)
     assert [s.text for e in tight for s in e.sentences] == ["Question words here."]
-
-
-def test_budget_keeps_leading_passages_and_at_least_one() -> None:
-    ps = [passage(i, "w " * 10) for i in range(1, 5)]
-    assert len(fit_budget(ps, 25, lambda t: len(t.split()))) == 2
-    assert len(fit_budget(ps, 1, lambda t: len(t.split()))) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ragkit import Assistant, Config
 
-from .conftest import SAMPLES
+from .helpers import SAMPLES
 
 
 def test_duplicate_document_does_not_take_two_places(tmp_path: Path, config: Config) -> None:
@@ -22,7 +22,9 @@ def test_duplicate_document_does_not_take_two_places(tmp_path: Path, config: Con
     assert len(hits) == 4 and len(set(texts)) == 4
 
 
-def test_expansion_adds_neighbours_without_repeating_overlap(tmp_path: Path, config: Config) -> None:
+def test_expansion_adds_neighbours_without_repeating_overlap(
+    tmp_path: Path, config: Config
+) -> None:
     small = config.replace(chunk_tokens=60, chunk_overlap=20)
     with Assistant(tmp_path / "i.db", small) as kb:
         kb.add(SAMPLES / "office-policy.md")

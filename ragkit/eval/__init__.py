@@ -1,4 +1,5 @@
-"""Benchmarks behind ``ragkit eval``: retrieval, question answering, calibration, ingest, scale.
+"""Benchmarks behind ``ragkit eval``: retrieval, question answering, calibration, ingest, scale,
+and the sample questions.
 
 Each evaluation measures ragkit against a baseline run in the same process and returns a
 report whose ``lines()`` print one figure each. The CLI calls only what is exported here.
@@ -8,6 +9,7 @@ from ragkit.eval._calibrate import CalibrationReport, evaluate_calibration
 from ragkit.eval._ingest import IngestBench, evaluate_ingest
 from ragkit.eval._qa import PIPELINES, QaReport, SquadData, evaluate_qa, load_squad
 from ragkit.eval._retrieval import MODES, BeirData, RetrievalRow, evaluate_retrieval, load_beir
+from ragkit.eval._samples import SampleQuestion, SamplesReport, evaluate_samples, load_samples
 from ragkit.eval._scale import ScaleResult, evaluate_scale, summary
 
 __all__ = [
@@ -18,14 +20,18 @@ __all__ = [
     "IngestBench",
     "QaReport",
     "RetrievalRow",
+    "SampleQuestion",
+    "SamplesReport",
     "ScaleResult",
     "SquadData",
     "evaluate_calibration",
     "evaluate_ingest",
     "evaluate_qa",
     "evaluate_retrieval",
+    "evaluate_samples",
     "evaluate_scale",
     "load_beir",
+    "load_samples",
     "load_squad",
     "summary",
 ]

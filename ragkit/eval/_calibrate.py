@@ -24,8 +24,18 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragkit._config import Config
+from ragkit._text import content_words
+from ragkit._types import Passage
+from ragkit.answer._prompt import Excerpt, trim_passages, user_message
+from ragkit.answer._support import (
+    ScoredSentence,
+    _weights,
+    score_sentences,
+    support,
+)
 from ragkit.eval._qa import (
     SquadData,
     SquadQuestion,
@@ -33,15 +43,9 @@ from ragkit.eval._qa import (
     normalize_answer,
     sample_questions,
 )
-from ragkit.answer._prompt import Excerpt, trim_passages, user_message
-from ragkit.answer._support import (
-    ScoredSentence,
-    _weights,
-    content_words,
-    score_sentences,
-    support,
-)
-from ragkit._types import Passage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CalibrationReport", "evaluate_calibration"]
 
@@ -53,6 +57,9 @@ SUPPORT_THRESHOLDS = (0.55, 0.65, 0.75, 0.85, 0.95)
 
 @dataclass
 class CalibrationReport:
+    """What each candidate abstention threshold, prompt budget and support threshold does on
+    one sample of questions; ``current`` holds the configured values."""
+
     dataset: str
     answerable: int
     unanswerable: int
@@ -68,23 +75,35 @@ class CalibrationReport:
 
     def lines(self) -> list[str]:
         """A title line, then one line per figure; ``*`` marks the configured value."""
+
         def mark(value: float, setting: str) -> str:
             return "*" if abs(value - self.current[setting]) < 1e-9 else " "
 
-        out = [f"{self.dataset}: {self.answerable} answerable + {self.unanswerable} unanswerable "
-               f"questions (seed {self.seed}); * = current setting"]
+        out = [
+            f"{self.dataset}: {self.answerable} answerable + {self.unanswerable} unanswerable "
+            f"questions (seed {self.seed}); * = current setting"
+        ]
         for t, a, u in self.abstain:
-            out.append(f"abstain below cosine {t:.2f}{mark(t, 'min_similarity')}  answerable "
-                       f"{a:.3f}  unanswerable {'-' if u is None else f'{u:.3f}'}")
+            out.append(
+                f"abstain below cosine {t:.2f}{mark(t, 'min_similarity')}  answerable "
+                f"{a:.3f}  unanswerable {'-' if u is None else f'{u:.3f}'}"
+            )
         for b, k, answer, source, tokens in self.budget:
-            star = "*" if (b, k) == (self.current["context_tokens"],
-                                     self.current["prompt_passages"]) else " "
-            out.append(f"budget {b:>3} tokens, {k} passages{star}  answer in prompt {answer:.3f}  "
-                       f"source in prompt {source:.3f}  user-message tokens {tokens:.0f}")
+            star = (
+                "*"
+                if (b, k) == (self.current["context_tokens"], self.current["prompt_passages"])
+                else " "
+            )
+            out.append(
+                f"budget {b:>3} tokens, {k} passages{star}  answer in prompt {answer:.3f}  "
+                f"source in prompt {source:.3f}  user-message tokens {tokens:.0f}"
+            )
         for t, passed, flagged in self.support:
-            out.append(f"support threshold {t:.2f}{mark(t, 'support_threshold')}  true claims "
-                       f"passed {passed:.3f}  fabricated flagged {flagged:.3f}  "
-                       f"({self.claims} pairs)")
+            out.append(
+                f"support threshold {t:.2f}{mark(t, 'support_threshold')}  true claims "
+                f"passed {passed:.3f}  fabricated flagged {flagged:.3f}  "
+                f"({self.claims} pairs)"
+            )
         return out
 
 
@@ -112,22 +131,30 @@ def evaluate_calibration(
         for done, q in enumerate(questions, start=1):
             passages = kb.search(q.question, k=config.ask_passages)
             texts = [p.text for p in passages]
-            retrieved.append(_Retrieved(q, passages, score_sentences(q.question, texts,
-                                                                    kb.encoder.encode)))
+            retrieved.append(
+                _Retrieved(q, passages, score_sentences(q.question, texts, kb.encoder.encode))
+            )
             if progress:
                 progress("retrieving", done, len(questions))
         count = kb.generator.count_tokens
         report = CalibrationReport(
-            name, sum(q.answerable for q in questions), sum(not q.answerable for q in questions),
-            seed, {"min_similarity": config.min_similarity,
-                   "context_tokens": config.context_tokens,
-                   "prompt_passages": config.prompt_passages,
-                   "support_threshold": config.support_threshold})
+            name,
+            sum(q.answerable for q in questions),
+            sum(not q.answerable for q in questions),
+            seed,
+            {
+                "min_similarity": config.min_similarity,
+                "context_tokens": config.context_tokens,
+                "prompt_passages": config.prompt_passages,
+                "support_threshold": config.support_threshold,
+            },
+        )
         report.abstain = _abstention(retrieved, config)
         answerable = [r for r in retrieved if r.question.answerable]
         report.budget = _budgets(answerable, config, count)
-        report.support, report.claims = _support(answerable, config, count, kb.encoder.encode,
-                                                 random.Random(seed))
+        report.support, report.claims = _support(
+            answerable, config, count, kb.encoder.encode, random.Random(seed)
+        )
     return report
 
 
@@ -144,10 +171,17 @@ def _abstention(
     return rows
 
 
-def _trim(r: _Retrieved, config: Config, count: Callable[[str], int], budget: int,
-          passages: int) -> list[Excerpt]:
-    return trim_passages(r.passages, r.scored, budget=budget, max_passages=passages,
-                         per_passage=config.passage_sentences, count_tokens=count)
+def _trim(
+    r: _Retrieved, config: Config, count: Callable[[str], int], budget: int, passages: int
+) -> list[Excerpt]:
+    return trim_passages(
+        r.passages,
+        r.scored,
+        budget=budget,
+        max_passages=passages,
+        per_passage=config.passage_sentences,
+        count_tokens=count,
+    )
 
 
 def _holds_answer(text: str, answers: Sequence[str]) -> bool:
@@ -169,8 +203,15 @@ def _budgets(
             source.append(any(p.path == r.question.source for p in shown))
             tokens.append(count(user_message(r.question.question, shown)))
         if tokens:
-            rows.append((budget, passages, statistics.fmean(answer), statistics.fmean(source),
-                         statistics.fmean(tokens)))
+            rows.append(
+                (
+                    budget,
+                    passages,
+                    statistics.fmean(answer),
+                    statistics.fmean(source),
+                    statistics.fmean(tokens),
+                )
+            )
     return rows
 
 
@@ -178,7 +219,7 @@ def _support(
     answerable: Sequence[_Retrieved],
     config: Config,
     count: Callable[[str], int],
-    encode: Callable[[Sequence[str]], object],
+    encode: Callable[[Sequence[str]], np.ndarray],
     rng: random.Random,
 ) -> tuple[list[tuple[float, float, float]], int]:
     """Support of true and fabricated claims as :func:`check_claims` scores them: the best of
@@ -198,28 +239,40 @@ def _support(
     if not pairs:
         return [], 0
     vectors = encode([claim for pair in pairs for claim in pair[:2]])
-    true_scores, fake_scores = [], []
+    true_scores: list[float] = []
+    fake_scores: list[float] = []
     for i, (true, fake, r, shown) in enumerate(pairs):
         asked = content_words(r.question.question)
-        for claim, vector, scores in ((true, vectors[2 * i], true_scores),
-                                      (fake, vectors[2 * i + 1], fake_scores)):
-            scores.append(max(support(_weights(claim, asked), vector, e.sentences)
-                              for e in shown))
-    rows = [(t, statistics.fmean(s >= t for s in true_scores),
-             statistics.fmean(s < t for s in fake_scores))
-            for t in sorted({*SUPPORT_THRESHOLDS, config.support_threshold})]
+        for claim, vector, scores in (
+            (true, vectors[2 * i], true_scores),
+            (fake, vectors[2 * i + 1], fake_scores),
+        ):
+            scores.append(max(support(_weights(claim, asked), vector, e.sentences) for e in shown))
+    rows = [
+        (
+            t,
+            statistics.fmean(s >= t for s in true_scores),
+            statistics.fmean(s < t for s in fake_scores),
+        )
+        for t in sorted({*SUPPORT_THRESHOLDS, config.support_threshold})
+    ]
     return rows, len(pairs)
 
 
-def _fabricate(gold: str, source: str, answerable: Sequence[_Retrieved], evidence: str,
-               rng: random.Random) -> str | None:
+def _fabricate(
+    gold: str, source: str, answerable: Sequence[_Retrieved], evidence: str, rng: random.Random
+) -> str | None:
     """A wrong answer the passages shown do not hold: the gold answer with every digit
     shifted, or, without digits, an answer to a question on another article."""
     if any(c.isdigit() for c in gold):
         return "".join(str((int(c) + 3) % 10) if c.isdigit() else c for c in gold)
     article = source.split("#")[0]
     haystack = normalize_answer(evidence)
-    others = [a for o in answerable if o.question.source.split("#")[0] != article
-              for a in o.question.answers if normalize_answer(a) not in haystack]
+    others = [
+        a
+        for o in answerable
+        if o.question.source.split("#")[0] != article
+        for a in o.question.answers
+        if normalize_answer(a) not in haystack
+    ]
     return rng.choice(others) if others else None
-

@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING
 
 from ragkit._config import Config
 from ragkit._errors import ConfigError
-from ragkit.eval._retrieval import percentile
-from ragkit.models._generator import Generator
+from ragkit._types import Answer, IngestProgress
 from ragkit.answer._prompt import is_abstention, parse_citations, user_message
 from ragkit.answer._support import MARKER
-from ragkit._types import Answer, IngestProgress
+from ragkit.eval._retrieval import percentile
+from ragkit.models._generator import Generator
 
 if TYPE_CHECKING:
     from ragkit._assistant import Assistant
@@ -81,6 +81,8 @@ class SquadQuestion:
 
 @dataclass(frozen=True)
 class SquadData:
+    """A SQuAD-format data set: its paragraphs to index and its questions."""
+
     paragraphs: list[tuple[str, str, str]]
     """``(source, text, title)`` for every paragraph."""
     questions: list[SquadQuestion]
@@ -101,8 +103,11 @@ def load_squad(path: str | Path) -> SquadData:
             source = f"{article.get('title', '')}#p{i}"
             paragraphs.append((source, paragraph["context"], title))
             for qa in paragraph.get("qas", []):
-                answers = () if qa.get("is_impossible") else tuple(
-                    dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                answers = (
+                    ()
+                    if qa.get("is_impossible")
+                    else tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                )
                 questions.append(SquadQuestion(str(qa["id"]), qa["question"], answers, source))
     if not questions:
         raise ConfigError(f"{path}: holds no questions.")
@@ -172,6 +177,8 @@ class QaRow:
 
 @dataclass
 class QaReport:
+    """Answer quality, citations, abstention and speed of each pipeline on one sample."""
+
     dataset: str
     paragraphs: int
     answerable: int
@@ -194,8 +201,10 @@ class QaReport:
 
     def lines(self) -> list[str]:
         """A title line, then one line per figure with every pipeline side by side."""
-        out = [f"{self.dataset}: {self.paragraphs} paragraphs indexed; {self.answerable} "
-               f"answerable + {self.unanswerable} unanswerable questions (seed {self.seed})"]
+        out = [
+            f"{self.dataset}: {self.paragraphs} paragraphs indexed; {self.answerable} "
+            f"answerable + {self.unanswerable} unanswerable questions (seed {self.seed})"
+        ]
         for label, name, fmt in self._FIGURES:
             values = []
             for row in self.rows:
@@ -205,9 +214,7 @@ class QaReport:
         return out
 
 
-def sample_questions(
-    questions: Sequence[SquadQuestion], n: int, seed: int
-) -> list[SquadQuestion]:
+def sample_questions(questions: Sequence[SquadQuestion], n: int, seed: int) -> list[SquadQuestion]:
     """Up to ``n`` answerable and ``n`` unanswerable questions, drawn separately with
     ``seed``, in one seeded shuffled order."""
     rng = random.Random(seed)
@@ -253,8 +260,10 @@ def indexed(
         if progress:
             progress("indexing paragraphs", p.files_done, p.files_total)
 
-    with (tempfile.TemporaryDirectory(prefix="ragkit-eval-qa-", dir=workdir) as tmp,
-          Assistant(Path(tmp) / "qa.db", config) as kb):
+    with (
+        tempfile.TemporaryDirectory(prefix="ragkit-eval-qa-", dir=workdir) as tmp,
+        Assistant(Path(tmp) / "qa.db", config) as kb,
+    ):
         kb.add_texts(data.paragraphs, progress=tick)
         yield kb
 
@@ -271,8 +280,6 @@ def evaluate_qa(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> QaReport:
     """Index ``data`` into a temporary index and measure each pipeline on one sample."""
-    from ragkit._assistant import AnswerStream
-
     unknown = [p for p in pipelines if p not in PIPELINES]
     if unknown:
         raise ConfigError(f"unknown pipeline(s) {unknown}; choose from {', '.join(PIPELINES)}.")
@@ -287,13 +294,13 @@ def evaluate_qa(
         for done, question in enumerate(questions, start=1):
             if "ragkit" in pipelines:
                 started = time.perf_counter()
-                stream = kb.ask(question.question, stream=True)
-                assert isinstance(stream, AnswerStream)
+                stream = kb.ask_stream(question.question)
                 _, ttft, rate = _timed(iter(stream), kb.generator.count_tokens, started)
                 answer = stream.answer
                 called = not (answer.abstained and answer.prompt_tokens == 0)
-                results["ragkit"].append(_result(
-                    question, answer, ttft if called else None, rate if called else None))
+                results["ragkit"].append(
+                    _result(question, answer, ttft if called else None, rate if called else None)
+                )
             if baseline is not None:
                 results["baseline"].append(_ask_baseline(kb, baseline, question, config))
             if "extractive" in pipelines:
@@ -301,16 +308,30 @@ def evaluate_qa(
                 results["extractive"].append(_result(question, answer, None, None))
             if progress:
                 progress("asking", done, len(questions))
-    report = QaReport(name, len(data.paragraphs), sum(q.answerable for q in questions),
-                      sum(not q.answerable for q in questions), seed)
+    report = QaReport(
+        name,
+        len(data.paragraphs),
+        sum(q.answerable for q in questions),
+        sum(not q.answerable for q in questions),
+        seed,
+    )
     report.rows = [_row(p, results[p]) for p in pipelines]
     return report
 
 
-def _result(question: SquadQuestion, answer: Answer, ttft: float | None,
-            rate: float | None) -> _Result:
-    return _Result(question, answer.text, answer.abstained, {c.path for c in answer.citations},
-                   {p.path for p in answer.passages}, answer.prompt_tokens, ttft, rate)
+def _result(
+    question: SquadQuestion, answer: Answer, ttft: float | None, rate: float | None
+) -> _Result:
+    return _Result(
+        question,
+        answer.text,
+        answer.abstained,
+        {c.path for c in answer.citations},
+        {p.path for p in answer.passages},
+        answer.prompt_tokens,
+        ttft,
+        rate,
+    )
 
 
 def _ask_baseline(
@@ -322,12 +343,21 @@ def _ask_baseline(
         {"role": "system", "content": BASELINE_SYSTEM},
         {"role": "user", "content": user_message(question.question, passages)},
     ]
-    pieces = generator.stream(messages, max_tokens=config.max_answer_tokens,
-                              temperature=config.temperature)
+    pieces = generator.stream(
+        messages, max_tokens=config.max_answer_tokens, temperature=config.temperature
+    )
     text, ttft, rate = _timed(pieces, generator.count_tokens, started)
     cited = {passages[n - 1].path for n in parse_citations(text) if 1 <= n <= len(passages)}
-    return _Result(question, text, is_abstention(text), cited, {p.path for p in passages},
-                   generator.prompt_tokens(messages), ttft, rate)
+    return _Result(
+        question,
+        text,
+        is_abstention(text),
+        cited,
+        {p.path for p in passages},
+        generator.prompt_tokens(messages),
+        ttft,
+        rate,
+    )
 
 
 def _row(pipeline: str, results: list[_Result]) -> QaRow:
@@ -350,7 +380,9 @@ def _row(pipeline: str, results: list[_Result]) -> QaRow:
         f1=mean([token_f1(prediction(r), r.question.answers) for r in answerable]),
         citation_hit=mean([float(r.question.source in r.cited) for r in answered]),
         source_in_prompt=mean([float(r.question.source in r.given) for r in answerable]),
-        abstain_unanswerable=mean([float(r.abstained) for r in unanswerable]) if unanswerable else None,
+        abstain_unanswerable=mean([float(r.abstained) for r in unanswerable])
+        if unanswerable
+        else None,
         abstain_answerable=mean([float(r.abstained) for r in answerable]),
         ttft_p50=percentile(ttfts, 0.5) if ttfts else None,
         ttft_p95=percentile(ttfts, 0.95) if ttfts else None,

@@ -11,17 +11,30 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeGuard
 
 from ragkit._config import Config
 from ragkit._errors import ConfigError
-from ragkit._types import IngestProgress
+from ragkit._types import IngestProgress, SearchMode
 
-__all__ = ["BeirData", "RetrievalRow", "load_beir", "ndcg_at", "recall_at", "mrr_at", "evaluate_retrieval"]
+__all__ = [
+    "BeirData",
+    "RetrievalRow",
+    "evaluate_retrieval",
+    "load_beir",
+    "mrr_at",
+    "ndcg_at",
+    "recall_at",
+]
 
-MODES = ("bm25", "dense", "hybrid")
+MODES: tuple[SearchMode, ...] = ("bm25", "dense", "hybrid")
+
+
+def _is_mode(value: str) -> TypeGuard[SearchMode]:
+    return value in MODES
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,7 @@ class BeirData:
     qrels: dict[str, dict[str, int]]
 
 
-def _jsonl(path: Path) -> Iterable[dict]:
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
@@ -53,7 +66,7 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirData:
     for path in paths:
         if not path.is_file():
             raise ConfigError(
-                f"{path} is missing; --dataset needs a BEIR folder with corpus.jsonl, "
+                f"{path} is missing; a BEIR dataset is a folder with corpus.jsonl, "
                 f"queries.jsonl and qrels/{split}.tsv."
             )
     corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(paths[0])}
@@ -111,7 +124,7 @@ class RetrievalRow:
 def percentile(values: Sequence[float], q: float) -> float:
     """The nearest-rank ``q`` quantile (0..1) of ``values``."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def evaluate_retrieval(
@@ -127,9 +140,10 @@ def evaluate_retrieval(
     """Index ``data.corpus`` once per encoder pack and measure each mode on its queries."""
     from ragkit._assistant import Assistant
 
-    unknown = [m for m in modes if m not in MODES]
+    unknown = [m for m in modes if not _is_mode(m)]
     if unknown:
         raise ConfigError(f"unknown retrieval mode(s) {unknown}; choose from {', '.join(MODES)}.")
+    checked = [m for m in modes if _is_mode(m)]
     query_ids = sorted(data.queries)[: max_queries or None]
     rows = []
     for encoder in encoders or (config.encoder,):
@@ -142,7 +156,7 @@ def evaluate_retrieval(
                     progress(f"indexing with {encoder}", p.files_done, p.files_total)
 
             kb.add_texts(texts, progress=tick)
-            for mode in modes:
+            for mode in checked:
                 scores: dict[str, list[float]] = {"ndcg": [], "recall": [], "mrr": []}
                 latencies = []
                 for n, qid in enumerate(query_ids, start=1):
@@ -155,10 +169,17 @@ def evaluate_retrieval(
                     scores["mrr"].append(mrr_at(ranked, relevant, 10))
                     if progress:
                         progress(f"{encoder} {mode}", n, len(query_ids))
-                rows.append(RetrievalRow(
-                    encoder, mode, statistics.fmean(scores["ndcg"]),
-                    statistics.fmean(scores["recall"]), statistics.fmean(scores["mrr"]),
-                    percentile(latencies, 0.5), percentile(latencies, 0.95), len(query_ids),
-                ))
+                rows.append(
+                    RetrievalRow(
+                        encoder,
+                        mode,
+                        statistics.fmean(scores["ndcg"]),
+                        statistics.fmean(scores["recall"]),
+                        statistics.fmean(scores["mrr"]),
+                        percentile(latencies, 0.5),
+                        percentile(latencies, 0.95),
+                        len(query_ids),
+                    )
+                )
             kb.close()
     return rows

@@ -6,6 +6,7 @@ The vectors are made to look like sentence embeddings rather than white noise (s
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,9 @@ _BATCH = 1000
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+    # numpy types the norm as Any; the quotient is an array of x's shape.
+    unit: np.ndarray = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    return unit
 
 
 def synthetic_vectors(
@@ -40,8 +43,11 @@ def synthetic_vectors(
     topics = max(1, n // 10)
     basis = rng.normal(size=(48, dims)).astype(np.float32)
     offset = rng.normal(size=dims).astype(np.float32) * 0.35
-    centers = _unit(rng.normal(size=(topics, 48)).astype(np.float32) @ basis / np.sqrt(48)
-                    + 0.3 * rng.normal(size=(topics, dims)).astype(np.float32) + offset)
+    centers = _unit(
+        rng.normal(size=(topics, 48)).astype(np.float32) @ basis / np.sqrt(48)
+        + 0.3 * rng.normal(size=(topics, dims)).astype(np.float32)
+        + offset
+    )
     data = np.empty((n, dims), dtype=np.float32)
     for start in range(0, n, 100_000):
         m = min(100_000, n - start)
@@ -55,6 +61,8 @@ def synthetic_vectors(
 
 @dataclass(frozen=True)
 class ScaleResult:
+    """Latency and recall@10 of one vector-search method on ``n`` synthetic vectors."""
+
     n: int
     method: str
     candidates: int | None
@@ -78,7 +86,9 @@ def evaluate_scale(
 
     class _Row:
         def __init__(self, ordinal: int) -> None:
-            self.text, self.ordinal, self.page, self.heading = "", ordinal, None, None
+            self.text, self.ordinal = "", ordinal
+            self.page: int | None = None
+            self.heading: str | None = None
             self.start = self.end = self.n_tokens = 0
 
     rows = [_Row(i) for i in range(_BATCH)]
@@ -87,8 +97,15 @@ def evaluate_scale(
         with Index(Path(tmp) / "scale.db", fingerprint="synthetic", dims=dims) as index:
             for start in range(0, n, _BATCH):
                 block = data[start : start + _BATCH]
-                index.put_document(path=f"synthetic/{start}", title="", sha256="0" * 64, size=0,
-                                   mtime=0.0, chunks=rows[: len(block)], vectors=block)
+                index.put_document(
+                    path=f"synthetic/{start}",
+                    title="",
+                    sha256="0" * 64,
+                    size=0,
+                    mtime=0.0,
+                    chunks=rows[: len(block)],
+                    vectors=block,
+                )
                 if progress:
                     progress(f"building {n:,} vectors", start + len(block), n)
             first_id = index.conn.execute("select min(id) from chunks").fetchone()[0]
@@ -99,7 +116,12 @@ def evaluate_scale(
                 top = np.argpartition(-sims, 10)[:10]
                 truth.append({int(i) + first_id for i in top})
 
-            def measure(method: str, count: int, search, candidates: int | None) -> None:
+            def measure(
+                method: str,
+                count: int,
+                search: Callable[[np.ndarray], list[tuple[int, float]]],
+                candidates: int | None,
+            ) -> None:
                 latencies, hits = [], 0
                 for j, q in enumerate(qs[:count]):
                     started = time.perf_counter()
@@ -108,18 +130,37 @@ def evaluate_scale(
                     hits += len(truth[j] & {i for i, _ in found})
                     if progress:
                         progress(f"{method} search", j + 1, count)
-                results.append(ScaleResult(n, method, candidates, percentile(latencies, 0.5),
-                                           percentile(latencies, 0.95), hits / (10 * count)))
+                results.append(
+                    ScaleResult(
+                        n,
+                        method,
+                        candidates,
+                        percentile(latencies, 0.5),
+                        percentile(latencies, 0.95),
+                        hits / (10 * count),
+                    )
+                )
 
             index.coarse()  # loaded once per process; not part of a query's latency
-            measure("exact-float (sqlite-vec)", min(exact_queries, queries),
-                    lambda q: index.vector_search(q, 10, exact=True), None)
+            measure(
+                "exact-float (sqlite-vec)",
+                min(exact_queries, queries),
+                lambda q: index.vector_search(q, 10, exact=True),
+                None,
+            )
             for depth in depths:
-                measure("coarse-bits+rescore", queries,
-                        lambda q, d=depth: index.vector_search(q, 10, exact=False, candidates=d),
-                        depth)
-            measure("coarse-bits+rescore (default)", queries,
-                    lambda q: index.vector_search(q, 10, exact=False), None)
+                measure(
+                    "coarse-bits+rescore",
+                    queries,
+                    functools.partial(index.vector_search, k=10, exact=False, candidates=depth),
+                    depth,
+                )
+            measure(
+                "coarse-bits+rescore (default)",
+                queries,
+                lambda q: index.vector_search(q, 10, exact=False),
+                None,
+            )
     return results
 
 
@@ -129,9 +170,11 @@ def summary(results: Sequence[ScaleResult]) -> list[str]:
     lines = []
     for r in results:
         depth = f" candidates={r.candidates}" if r.candidates else ""
-        speed = "" if r is exact else f"  {exact.p50_ms / max(r.p50_ms, 1e-9):.1f}x faster than exact"
-        lines.append(f"n={r.n:,} {r.method}{depth}: p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, "
-                     f"recall@10 {r.recall10:.3f}{speed}")
+        speed = (
+            "" if r is exact else f"  {exact.p50_ms / max(r.p50_ms, 1e-9):.1f}x faster than exact"
+        )
+        lines.append(
+            f"n={r.n:,} {r.method}{depth}: p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, "
+            f"recall@10 {r.recall10:.3f}{speed}"
+        )
     return lines
-
-
