@@ -5,15 +5,15 @@ from __future__ import annotations
 import platform
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from ragkit.models._build import quantization_target
 from ragkit._config import Config
 from ragkit._errors import RagkitError
 
 __all__ = ["Check", "doctor"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Check:
     """One line of the doctor's report."""
 
@@ -33,11 +33,15 @@ def _sqlite() -> list[Check]:
         conn.execute("create virtual table t using fts5(x, tokenize='porter unicode61')")
         conn.close()
     except (RagkitError, ImportError) as exc:
-        return [Check("sqlite + sqlite-vec", False, str(exc))]
+        return [Check(name="sqlite + sqlite-vec", ok=False, detail=str(exc))]
     return [
-        Check("sqlite extension loading", True, f"{lib.__name__} (SQLite {sqlite_version})"),
-        Check("sqlite-vec", True, vec),
-        Check("fts5", True, "porter unicode61 tokenizer available"),
+        Check(
+            name="sqlite extension loading",
+            ok=True,
+            detail=f"{lib.__name__} (SQLite {sqlite_version})",
+        ),
+        Check(name="sqlite-vec", ok=True, detail=vec),
+        Check(name="fts5", ok=True, detail="porter unicode61 tokenizer available"),
     ]
 
 
@@ -46,34 +50,96 @@ def _runtimes() -> list[Check]:
     try:
         import onnxruntime
 
-        checks.append(Check("onnxruntime", True, onnxruntime.__version__))
+        checks.append(Check(name="onnxruntime", ok=True, detail=onnxruntime.__version__))
     except ImportError as exc:
-        checks.append(Check("onnxruntime", False, f"not importable: {exc}"))
+        checks.append(Check(name="onnxruntime", ok=False, detail=f"not importable: {exc}"))
     try:
         import llama_cpp
 
-        checks.append(Check("llama-cpp-python", True, llama_cpp.__version__))
+        checks.append(Check(name="llama-cpp-python", ok=True, detail=llama_cpp.__version__))
     except ImportError as exc:
-        checks.append(Check("llama-cpp-python", False, f"not importable: {exc}"))
+        checks.append(Check(name="llama-cpp-python", ok=False, detail=f"not importable: {exc}"))
     return checks
 
 
-def _cpu() -> Check:
-    detail = f"{platform.machine()}, int8 preset {quantization_target()}"
-    return Check("cpu", True, detail)
+def _cpu(cpuinfo: str | None = None, machine: str | None = None) -> Check:
+    """Whether the CPU has the vector instructions onnxruntime's int8 kernels and llama.cpp
+    need for usable speed (AVX2 on x86-64; arm64 always has NEON)."""
+    machine = (machine or platform.machine()).lower()
+    if machine in ("arm64", "aarch64"):
+        return Check(name="cpu", ok=True, detail=f"{machine} (NEON)")
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return Check(
+                name="cpu", ok=True, detail=f"{machine} (features unknown: no /proc/cpuinfo)"
+            )
+    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split()}
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni")
+    present = [f for f in wanted if f in flags]
+    if "avx2" not in flags:
+        return Check(
+            name="cpu",
+            ok=False,
+            detail=f"{machine} without AVX2: the encoder and generator will be "
+            "very slow or fail on this CPU",
+        )
+    return Check(name="cpu", ok=True, detail=f"{machine}, {' '.join(present)}")
 
 
 def _packs(config: Config) -> list[Check]:
-    from ragkit.models._packs import ModelPacks
+    from ragkit.models import ModelPacks, PackKind
+    from ragkit.models._build import PINNED_ENCODER_SHA256
 
     packs = ModelPacks(config)
     checks = []
-    for name, kind in ((config.encoder, "encoder"), (config.generator, "generator")):
+    wanted: tuple[tuple[str, PackKind], ...] = (
+        (config.encoder, "encoder"),
+        (config.generator, "generator"),
+    )
+    for name, kind in wanted:
         try:
-            pack = packs.get(name, kind)  # type: ignore[arg-type]
-            checks.append(Check(f"{kind} pack", True, f"{pack.name} verified ({pack.path})"))
+            pack = packs.get(name, kind)
         except RagkitError as exc:
-            checks.append(Check(f"{kind} pack", False, str(exc)))
+            checks.append(Check(name=f"{kind} pack", ok=False, detail=str(exc)))
+            continue
+        checks.append(
+            Check(name=f"{kind} pack", ok=True, detail=f"{pack.name} verified ({pack.path})")
+        )
+        if kind != "encoder":
+            continue
+        recipe = pack.manifest.get("recipe") or {}
+        model_sha = next(f["sha256"] for f in pack.manifest["files"] if f["role"] == "model")
+        pinned = PINNED_ENCODER_SHA256.get(pack.name)
+        how = recipe.get("quantization") or pack.manifest.get("quantization", "not recorded")
+        if pinned is None:
+            checks.append(
+                Check(
+                    name="encoder recipe",
+                    ok=True,
+                    detail=f"{how}; a pack of your own (model sha256 {model_sha[:16]}…)",
+                )
+            )
+        elif model_sha == pinned:
+            checks.append(
+                Check(
+                    name="encoder recipe",
+                    ok=True,
+                    detail=f"{how}; model sha256 {model_sha[:16]}… as pinned, so indexes "
+                    "built on any machine open here",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    name="encoder recipe",
+                    ok=False,
+                    detail=f"model sha256 {model_sha[:16]}… is not the pinned "
+                    f"{pinned[:16]}…: indexes built elsewhere will be refused; "
+                    "rebuild the pack with the pinned build versions",
+                )
+            )
     return checks
 
 
@@ -81,7 +147,7 @@ def doctor(config: Config | None = None) -> list[Check]:
     """Run every check and return the results; nothing here touches the network."""
     config = config or Config()
     python_ok = sys.version_info >= (3, 10)
-    checks = [Check("python", python_ok, platform.python_version())]
+    checks = [Check(name="python", ok=python_ok, detail=platform.python_version())]
     checks += _sqlite() + _runtimes() + [_cpu()] + _packs(config)
-    checks.append(Check("home", True, str(config.home)))
+    checks.append(Check(name="home", ok=True, detail=str(config.home)))
     return checks

