@@ -12,9 +12,10 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import click
 from rich.console import Console
@@ -891,22 +892,35 @@ def eval_ingest(
     _print_report(bench, as_json)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _squad_sample(dataset_help: str, n: int, n_help: str) -> Callable[[F], F]:
+    """The options naming a SQuAD-format file and the seeded sample of its questions."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--seed", type=int, default=0, show_default=True, help="Seed of the sample."
+        )(command)
+        command = click.option(
+            "--n", "n", type=click.IntRange(1), default=n, show_default=True, help=n_help
+        )(command)
+        return click.option(
+            "--dataset",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            required=True,
+            help=dataset_help,
+        )(command)
+
+    return decorate
+
+
 @eval_.command("qa")
-@click.option(
-    "--dataset",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="SQuAD-format JSON (v1.1, or v2.0 with unanswerable questions).",
+@_squad_sample(
+    "SQuAD-format JSON (v1.1, or v2.0 with unanswerable questions).",
+    200,
+    "Answerable questions to ask, and as many unanswerable ones (v2).",
 )
-@click.option(
-    "--n",
-    "n",
-    type=click.IntRange(1),
-    default=200,
-    show_default=True,
-    help="Answerable questions to ask, and as many unanswerable ones (v2).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @click.option(
     "--pipeline",
     "pipelines",
@@ -939,21 +953,11 @@ def eval_qa(
 
 
 @eval_.command("calibrate")
-@click.option(
-    "--dataset",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="SQuAD-format JSON (v2.0 for the abstention rows).",
+@_squad_sample(
+    "SQuAD-format JSON (v2.0 for the abstention rows).",
+    300,
+    "Answerable questions, and as many unanswerable ones (v2).",
 )
-@click.option(
-    "--n",
-    "n",
-    type=click.IntRange(1),
-    default=300,
-    show_default=True,
-    help="Answerable questions, and as many unanswerable ones (v2).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: bool) -> None:
