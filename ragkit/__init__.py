@@ -5,6 +5,25 @@ quantized ONNX encoder, and answered by a local 4-bit language model. Nothing is
 anywhere, ever.
 """
 
+import os as _os
+
+# Dependencies' telemetry is switched off here, first, before the imports below can load any
+# of them: these variables are read when a library loads, not when it is used. onnxruntime
+# (1.32) otherwise starts its own telemetry as it loads: DNS look-ups for
+# mobile.events.data.microsoft.com and an event queue with a device id under
+# ~/.cache/Microsoft/DeveloperTools/.onnxruntime/; onnxruntime.disable_telemetry_events()
+# does not stop it, ORT_DISABLE_TELEMETRY=1 does. Telemetry is forced off whatever the
+# environment says (no one legitimately wants their documents' metadata sent), while the
+# offline switches of the Hugging Face libraries (used only by `ragkit models build`, which
+# reads local files) are defaults an application importing ragkit may override.
+# An application that imports onnxruntime itself before ragkit must set the variable itself.
+# tests/test_offline.py proves it at the system-call level.
+_os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+_os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+_os.environ["DO_NOT_TRACK"] = "1"  # the cross-tool convention, honoured by huggingface_hub
+_os.environ.setdefault("HF_HUB_OFFLINE", "1")
+_os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 from ragkit._assistant import Assistant
 from ragkit._config import Config
 from ragkit._doctor import Check, doctor
