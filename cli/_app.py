@@ -1,4 +1,4 @@
-"""The `ragkit` command line: ingest, ask, chat, search, ls, rm, models, eval, doctor.
+"""The `ragkit` command line: ingest, ask, chat, search, ls, rm, vacuum, models, eval, doctor.
 
 Exit codes: 0 success; 1 the operation failed (a ragkit error, nothing could be ingested, a
 failed check); 2 bad usage.
@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -38,13 +39,56 @@ class _Context:
         self.db = db
         self.config = config
 
-    def assistant(self) -> Assistant:
+    def assistant(self, *, create: bool = False) -> Assistant:
+        """An Assistant on the index; unless ``create`` (ingest), the index must exist."""
+        if not create:
+            self.require_index()
         return Assistant(self.db, self.config)
+
+    def require_index(self) -> Path:
+        """The index's path; exits with an error if there is no file there: only ingest
+        creates an index, so a mistyped --db is never silently made into an empty one."""
+        path = self.db if self.db is not None else self.config.default_db
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            default = "" if self.db is not None else " (the default index: nothing ingested yet)"
+            _fail(
+                f"{path} {what}{default}; only `ragkit ingest` creates an index. "
+                "Check --db (or $RAGKIT_DB)."
+            )
+        if path.stat().st_size == 0:
+            _fail(
+                f"{path} is empty: it is not a ragkit index, and only `ragkit ingest` makes one "
+                "of it. Check --db (or $RAGKIT_DB)."
+            )
+        return path
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(_plain("error:", "bold red"), _plain(message), highlight=False, soft_wrap=True)
     sys.exit(1)
+
+
+# C0 and C1 controls and DEL; the lone surrogates that stand for the bytes of a file name
+# that is not UTF-8. In a name, newlines and tabs are escaped too.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_NAME_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        return f"\\x{code - 0xDC00:02x}"
+    return _ESCAPES.get(match.group()) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def _plain(value: object, style: str = "", *, name: bool = False) -> Text:
+    """``value`` (document text, a path, a message) as it is: never read as rich markup,
+    and with its control characters escaped (``\\x1b``) so none reaches the terminal raw.
+    A ``name`` (a path, a location) is kept on one line: newlines and tabs are escaped too."""
+    pattern = _NAME_CONTROLS if name else _CONTROLS
+    return Text(pattern.sub(_escape_control, str(value)), style=style)
 
 
 # The SDK's messages speak of its own settings; here is how to change them from the shell.
@@ -150,9 +194,9 @@ def ingest(
     """Index files and folders (.pdf, .md, .txt, .html, .docx). Unchanged files are skipped."""
     started = time.monotonic()
     with (
-        obj.assistant() as kb,
+        obj.assistant(create=True) as kb,
         Progress(
-            TextColumn("[progress.description]{task.description}"),
+            TextColumn("{task.description}", style="progress.description", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]}"),
@@ -171,7 +215,7 @@ def ingest(
                 completed=p.files_done,
                 chunks=p.chunks_embedded,
                 rate=f"{p.chunks_embedded / elapsed:.0f} chunks/s",
-                description=f"ingesting {Path(p.path).name[:30]}",
+                description="ingesting " + _plain(Path(p.path).name[:30], name=True).plain,
             )
 
         report = _run(
@@ -188,10 +232,18 @@ def ingest(
     _print_failures(report.failed)
     for warning in report.warnings:
         err.print(
-            f"[yellow]warning[/] {warning.path}: {warning.reason}", highlight=False, soft_wrap=True
+            Text.assemble(
+                ("warning", "yellow"),
+                " ",
+                _plain(warning.path, name=True),
+                ": ",
+                _plain(warning.reason),
+            ),
+            highlight=False,
+            soft_wrap=True,
         )
     for path in report.removed:
-        out.print(f"pruned {path}", highlight=False, soft_wrap=True)
+        out.print("pruned", _plain(path, name=True), highlight=False, soft_wrap=True)
     out.print(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed"
@@ -211,11 +263,15 @@ def _print_failures(failures: list[ragkit.IngestFailure]) -> None:
     if err.is_terminal:
         table = Table("file", "reason", title="Skipped files", title_justify="left")
         for f in failures:
-            table.add_row(_shown(f.path), f.reason)
+            table.add_row(_shown(f.path), _plain(f.reason))
         err.print(table)
         return
     for f in failures:
-        err.print(f"skipped {f.path}: {f.reason}", highlight=False, soft_wrap=True)
+        err.print(
+            Text.assemble("skipped ", _plain(f.path, name=True), ": ", _plain(f.reason)),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @main.command("ls")
@@ -230,7 +286,7 @@ def ls_(obj: _Context, as_json: bool) -> None:
         return
     table = Table("path", "title", "chunks", "size", box=None)
     for d in docs:
-        table.add_row(_shown(d.path), d.title, str(d.chunks), f"{d.size:,}")
+        table.add_row(_shown(d.path), _plain(d.title, name=True), str(d.chunks), f"{d.size:,}")
     out.print(table)
     out.print(f"{len(docs)} documents", highlight=False)
 
@@ -243,27 +299,44 @@ def rm(obj: _Context, paths: tuple[Path, ...]) -> None:
     with obj.assistant() as kb:
         removed = _run(lambda: kb.remove(paths))
     for path in removed:
-        out.print(f"removed {path}", highlight=False)
+        out.print("removed", _plain(path, name=True), highlight=False, soft_wrap=True)
     if not removed:
         _fail("no indexed document matches " + ", ".join(map(str, paths)) + "; see `ragkit ls`.")
+
+
+@main.command()
+@click.pass_obj
+def vacuum(obj: _Context) -> None:
+    """Rewrite the index so nothing removed from it remains in the file (for an index an
+    older ragkit wrote: removing now erases at once)."""
+    started = time.monotonic()
+    with obj.assistant() as kb:
+        _run(kb.vacuum)
+    out.print(
+        "vacuumed",
+        _plain(kb.db_path, name=True),
+        f"in {time.monotonic() - started:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # questions ---------------------------------------------------------------------------------
 
 
-def _shown(path: str) -> str:
+def _shown(path: str) -> Text:
     """Paths under the working directory are shown relative to it, so a table on an 80-column
     terminal keeps the file name whole instead of wrapping it (JSON output keeps full paths)."""
     try:
-        return str(Path(path).relative_to(Path.cwd()))
+        return _plain(Path(path).relative_to(Path.cwd()), name=True)
     except ValueError:
-        return path
+        return _plain(path, name=True)
 
 
 def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Sources") -> Table:
     table = Table("#", "file", "page / section", "similarity", title=title, title_justify="left")
     for n, path, where, similarity in rows:
-        table.add_row(n, _shown(path), where, f"{similarity:.2f}")
+        table.add_row(n, _shown(path), _plain(where, name=True), f"{similarity:.2f}")
     return table
 
 
@@ -359,6 +432,7 @@ def ask(
         obj.config if min_similarity is None else obj.config.replace(min_similarity=min_similarity)
     )
     mode: ragkit.AskMode = "extractive" if extractive else "generate"
+    obj.require_index()
     with Assistant(obj.db, config) as kb:
         if as_json:
             answer = _run(lambda: kb.ask(question, where=where, mode=mode, strict=strict))
@@ -395,7 +469,7 @@ def _show_answer(stream: ragkit.AnswerStream, *, live_text: bool = True) -> ragk
         for piece in stream:
             written += piece
             if live_text:
-                live.update(Text(written), refresh=True)
+                live.update(_plain(written), refresh=True)
         answer = stream.answer
     out.print(_checked_text(answer))
     return answer
@@ -403,7 +477,7 @@ def _show_answer(stream: ragkit.AnswerStream, *, live_text: bool = True) -> ragk
 
 def _checked_text(answer: ragkit.Answer) -> Text:
     if not answer.sentences or answer.abstained:
-        return Text(answer.text)
+        return _plain(answer.text)
     shown = Text()
     dropped = 0
     for sentence in answer.sentences:
@@ -416,9 +490,9 @@ def _checked_text(answer: ragkit.Answer) -> Text:
             shown.append(" ")
         part = sentence.cited_text
         if sentence.supported:
-            shown.append(part)
+            shown.append(_plain(part))
         else:
-            shown.append(part, style="dim red")
+            shown.append(_plain(part, "dim red"))
             shown.append(" ⚠ unsupported", style="bold red")
     if dropped:
         shown.append(
@@ -430,7 +504,7 @@ def _checked_text(answer: ragkit.Answer) -> Text:
 
 def _print_sources(answer: ragkit.Answer) -> None:
     if answer.note:
-        err.print(f"[yellow]note:[/] {answer.note}", highlight=False, soft_wrap=True)
+        err.print(_plain("note:", "yellow"), _plain(answer.note), highlight=False, soft_wrap=True)
     if answer.invalid_citations:
         err.print(
             f"[yellow]removed citation(s) to passages that were not given: "
@@ -484,6 +558,8 @@ def chat(
     """
     where = _filter(path_glob, collection, tags, since, before)
     with obj.assistant() as kb:
+        # A file that is not an index is refused now, not at the first question.
+        _run(kb.documents)
         conversation = kb.chat(
             where=where,
             mode="extractive" if extractive else "generate",
@@ -506,7 +582,7 @@ def chat(
                 _print_last_sources(conversation)
             elif line.startswith("/"):
                 out.print(
-                    f"[yellow]unknown command {line}; try /sources, /clear or /exit[/]",
+                    _plain(f"unknown command {line}; try /sources, /clear or /exit", "yellow"),
                     highlight=False,
                 )
             elif line:
@@ -521,10 +597,17 @@ def _print_last_sources(conversation: ragkit.Chat) -> None:
         return
     turn = conversation.turns[-1]
     if turn.query != turn.question:
-        out.print(f"[dim]searched for: {turn.query}[/]", highlight=False)
+        out.print(_plain(f"searched for: {turn.query}", "dim"), highlight=False)
     for n, p in enumerate(turn.answer.passages, 1):
-        out.print(f"[bold][{n}] {p.location}[/]  similarity {p.similarity:.2f}", highlight=False)
-        out.print(p.text, highlight=False)
+        out.print(
+            Text.assemble(
+                _plain(f"[{n}] ", "bold"),
+                _plain(p.location, "bold", name=True),
+                f"  similarity {p.similarity:.2f}",
+            ),
+            highlight=False,
+        )
+        out.print(_plain(p.text), highlight=False)
 
 
 @main.command()
@@ -569,11 +652,14 @@ def search(
         return
     for n, p in enumerate(passages, 1):
         out.print(
-            f"[bold]{n}. {p.location}[/]  {mode} score {p.rank_score:.4f}  "
-            f"similarity {p.similarity:.2f}",
+            Text.assemble(
+                _plain(f"{n}. ", "bold"),
+                _plain(p.location, "bold", name=True),
+                f"  {mode} score {p.rank_score:.4f}  similarity {p.similarity:.2f}",
+            ),
             highlight=False,
         )
-        out.print(p.text[:400] + ("…" if len(p.text) > 400 else ""), highlight=False)
+        out.print(_plain(p.text[:400] + ("…" if len(p.text) > 400 else "")), highlight=False)
         out.print()
 
 
@@ -600,7 +686,7 @@ class _PackProgress:
 
 def _pack_bar() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeRemainingColumn(),
@@ -634,10 +720,10 @@ def models_list(obj: _Context, as_json: bool) -> None:
         return
     table = Table("name", "kind", "license", "source", box=None)
     for p in packs:
-        table.add_row(p.name, p.kind, p.license, p.source)
+        table.add_row(_plain(p.name, name=True), p.kind, _plain(p.license), _plain(p.source))
     out.print(table)
     if not packs:
-        out.print(f"no packs in {obj.config.models_dir}; run `ragkit models build`.")
+        out.print(_plain(f"no packs in {obj.config.models_dir}; run `ragkit models build`."))
 
 
 @models.command("build")
@@ -660,7 +746,7 @@ def models_build(obj: _Context, only: tuple[str, ...], force: bool) -> None:
             )
         )
     for pack in built:
-        out.print(f"{pack.kind:9} {pack.name}  ready at {pack.path}", highlight=False)
+        out.print(_plain(f"{pack.kind:9} {pack.name}  ready at {pack.path}"), highlight=False)
 
 
 @models.command("verify")
@@ -677,10 +763,10 @@ def models_verify(obj: _Context, names: tuple[str, ...]) -> None:
         for name in targets:
             try:
                 packs.verify(name, progress=_PackProgress(bar))
-                out.print(f"[green]ok[/]     {name}", highlight=False)
+                out.print(_plain("ok", "green"), "   ", _plain(name), highlight=False)
             except RagkitError as exc:
                 failed = True
-                out.print(f"[red]failed[/] {name}: {exc}", highlight=False)
+                out.print(_plain("failed", "red"), _plain(f"{name}: {exc}"), highlight=False)
     if failed:
         sys.exit(1)
 
@@ -705,8 +791,10 @@ def models_add(obj: _Context, path: Path, name: str | None, license_: str) -> No
             )
         )
     out.print(
-        f"added generator pack {pack.name} at {pack.path}; "
-        f"use it with `ragkit --generator {pack.name} ask ...`",
+        _plain(
+            f"added generator pack {pack.name} at {pack.path}; "
+            f"use it with `ragkit --generator {pack.name} ask ...`"
+        ),
         highlight=False,
     )
 
@@ -719,13 +807,15 @@ def models_add(obj: _Context, path: Path, name: str | None, license_: str) -> No
 @click.pass_obj
 def doctor(obj: _Context, as_json: bool) -> None:
     """Check what works here: SQLite extensions, runtimes, CPU, model packs."""
-    checks = ragkit.doctor(obj.config)
+    if obj.db is not None:
+        obj.require_index()
+    checks = ragkit.doctor(obj.config, db=obj.db)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
     else:
         table = Table("check", "", "detail", box=None)
         for c in checks:
-            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
+            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", _plain(c.detail))
         out.print(table)
     if not all(c.ok for c in checks):
         sys.exit(1)
@@ -849,7 +939,7 @@ def eval_scale(n: int, queries: int, as_json: bool) -> None:
         click.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
         return
     for line in summary(results):
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(_plain(line), highlight=False, soft_wrap=True)
 
 
 def _print_report(report: Any, as_json: bool) -> None:
@@ -858,7 +948,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))
         return
     for line in report.lines():
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(_plain(line), highlight=False, soft_wrap=True)
 
 
 @eval_.command("ingest")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Iterable, Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,12 @@ from ragkit._errors import LoadError
 from ._load import SUPPORTED_SUFFIXES
 
 IGNORE_FILE = ".ragkitignore"
+
+Skipped = Callable[[str, str], None]
+"""Called as ``skipped(path, reason)`` for an entry a folder walk passes over as unusable."""
+
+_LOOP = "symbolic link loop (too many levels of symbolic links)"
+_NOT_UTF8 = "name is not valid UTF-8 (its undecodable bytes shown as \\xNN); rename it to index it"
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ def iter_files(
     *,
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
+    skipped: Skipped | None = None,
 ) -> Iterator[Path]:
     """Yield the files to ingest from files and directories, each file once.
 
@@ -43,6 +52,13 @@ def iter_files(
     hidden entries (names starting with "."), files whose suffix is not supported, and what
     the filters leave out; symlinked directories are not followed, so a link cycle cannot
     loop.
+
+    No single entry stops a walk. Entries that cannot be indexed are passed over, and
+    reported to ``skipped(path, reason)`` when it is given (hidden and filtered-out entries
+    are not): a name that is not valid UTF-8 (the path is given with its undecodable bytes
+    escaped as ``\\xNN``), a symbolic link that is broken, loops or leads to a folder, a
+    named pipe, socket or device (never opened, so nothing waits on it) and a folder that
+    cannot be read.
 
     Filters use gitignore syntax on the path relative to the walked directory, with "/"
     separators: ``*`` and ``?`` stay within one path segment, ``**`` spans any number of
@@ -56,16 +72,75 @@ def iter_files(
     blank lines and lines starting with "#" are skipped.
 
     Every path is checked before anything is yielded, so a typo fails fast with
-    :class:`LoadError` ("no such file or directory") instead of after a long batch; an
-    unreadable ``.ragkitignore`` also raises :class:`LoadError`.
+    :class:`LoadError` ("no such file or directory"; or a broken or looping link, a pipe or
+    a device, a name that is not UTF-8) instead of after a long batch; an unreadable
+    ``.ragkitignore`` also raises :class:`LoadError`.
     """
     roots = [Path(p) for p in paths]
     for root in roots:
         if not root.exists():
-            raise LoadError(root, "no such file or directory")
+            raise LoadError(_printable(root), _missing(root))
+        if not root.is_dir() and not root.is_file():  # a pipe or a device: never opened
+            raise LoadError(_printable(root), _not_regular(root.stat().st_mode))
+        if not _is_utf8(root.absolute()):  # nothing under it could be indexed either
+            raise LoadError(_printable(root), _NOT_UTF8)
     includes = _rules(_patterns(include), "")
     excludes = _rules(_patterns(exclude), "")
-    return _walk(roots, includes, excludes)
+    return _walk(roots, includes, excludes, skipped or _unreported)
+
+
+def _unreported(path: str, reason: str) -> None:
+    pass
+
+
+def _printable(path: str | Path) -> str:
+    """``path`` with the bytes of a name that is not UTF-8 (held as lone surrogates, as
+    Python decodes file names) written ``\\xNN``, so it can be printed and stored."""
+    text = str(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate not made by surrogateescape
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_utf8(path: str | Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _missing(path: Path) -> str:
+    """Why a path that does not exist as far as ``Path.exists`` can tell cannot be used."""
+    if not path.is_symlink():
+        return "no such file or directory"
+    try:
+        path.stat()
+    except OSError as error:
+        return _link_problem(error)
+    return "no such file or directory"
+
+
+def _link_problem(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return _LOOP
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "broken symbolic link (what it points to does not exist)"
+    return f"cannot follow symbolic link: {error.strerror or error}"
+
+
+def _not_regular(mode: int) -> str:
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a file or folder"
+    )
+    return f"not a regular file: {kind}; never opened"
 
 
 def _patterns(given: Iterable[str] | None) -> list[str]:
@@ -73,17 +148,29 @@ def _patterns(given: Iterable[str] | None) -> list[str]:
     return [given] if isinstance(given, str) else list(given or ())
 
 
-def _walk(roots: list[Path], includes: list[_Rule], excludes: list[_Rule]) -> Iterator[Path]:
+def _walk(
+    roots: list[Path], includes: list[_Rule], excludes: list[_Rule], skipped: Skipped
+) -> Iterator[Path]:
     seen: set[Path] = set()
     for root in roots:
-        for path in _files_under(root, includes, excludes) if root.is_dir() else [root]:
-            key = path.resolve()
+        found = _files_under(root, includes, excludes, skipped) if root.is_dir() else [root]
+        for path in found:
+            try:
+                key = path.resolve()
+            except (OSError, RuntimeError):  # made a link loop since the walk saw it
+                skipped(_printable(path), _LOOP)
+                continue
+            if not _is_utf8(key):  # a link to a file whose name is not UTF-8
+                skipped(_printable(path), _NOT_UTF8)
+                continue
             if key not in seen:
                 seen.add(key)
                 yield path
 
 
-def _files_under(root: Path, includes: list[_Rule], excludes: list[_Rule]) -> list[Path]:
+def _files_under(
+    root: Path, includes: list[_Rule], excludes: list[_Rule], skipped: Skipped
+) -> list[Path]:
     found: list[Path] = []
     # (directory, its path relative to root with a trailing "/", the ignore rules in force)
     pending: list[tuple[Path, str, list[_Rule]]] = [(root, "", [])]
@@ -91,25 +178,59 @@ def _files_under(root: Path, includes: list[_Rule], excludes: list[_Rule]) -> li
         directory, rel_dir, ignored = pending.pop()
         ignored = ignored + _ignore_file_rules(directory, rel_dir)
         try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue  # an unreadable folder is skipped, as os.walk does
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as error:
+            skipped(_printable(directory), f"cannot read folder: {error.strerror or error}")
+            continue
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             rel = rel_dir + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if not _verdict(ignored, rel, True) and not _verdict(excludes, rel, True):
+            kind, problem = _kind(entry, directory)
+            if _verdict(ignored, rel, kind == "dir") or _verdict(excludes, rel, kind == "dir"):
+                continue
+            if kind == "dir":
+                if not _is_utf8(entry.name):
+                    skipped(_printable(entry.path), "folder " + _NOT_UTF8)
+                else:
                     pending.append((Path(entry.path), rel + "/", ignored))
-            elif (
-                entry.is_file()
-                and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES
-                and not _verdict(ignored, rel, False)
-                and not _verdict(excludes, rel, False)
-                and (not includes or _included(includes, rel))
-            ):
-                found.append(Path(entry.path))
+            elif includes and not _included(includes, rel):
+                continue
+            elif kind == "file":
+                if Path(entry.name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                    continue
+                if _is_utf8(entry.name):
+                    found.append(Path(entry.path))
+                else:
+                    skipped(_printable(entry.path), "file " + _NOT_UTF8)
+            else:
+                skipped(_printable(entry.path), problem)
     return sorted(found)
+
+
+def _kind(entry: os.DirEntry[str], directory: Path) -> tuple[str, str]:
+    """``("dir", "")`` for a folder to walk, ``("file", "")`` for a regular file (or a link
+    to one), or ``("skip", why)``. Nothing is opened: a pipe or a device is known by its
+    mode, and a link that leads to a folder is not followed."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            return "dir", ""
+        if entry.is_symlink():
+            try:
+                mode = os.stat(entry.path).st_mode
+            except OSError as error:
+                return "skip", _link_problem(error)
+            if stat.S_ISDIR(mode):
+                target = os.path.realpath(entry.path)
+                here = os.path.realpath(directory)
+                if here == target or here.startswith(target.rstrip("/") + "/"):
+                    return "skip", "symbolic link loop: it leads to a folder it is inside"
+                return "skip", "symbolic link to a folder; not followed (give the folder itself)"
+        else:
+            mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError as error:
+        return "skip", f"cannot read: {error.strerror or error}"
+    return ("file", "") if stat.S_ISREG(mode) else ("skip", _not_regular(mode))
 
 
 def _verdict(rules: list[_Rule], rel: str, is_dir: bool) -> bool:

@@ -46,7 +46,8 @@ def file_sha256(path: Path) -> str:
     """Return the hex SHA-256 of a file's bytes, read in blocks.
 
     Lets a caller skip an unchanged file before parsing it. Raises :class:`LoadError` when
-    the file cannot be read.
+    the file cannot be read, or is not a regular file: a named pipe or a device (say, an
+    indexed file since replaced by one) is refused without waiting on it or reading it.
     """
     try:
         return sha256_file(path)

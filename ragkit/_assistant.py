@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -87,6 +88,7 @@ class Assistant:
         self._encoder: TextEncoder | None = encoder
         self._generator: TextGenerator | None = generator
         self._index: Index | None = None
+        self._may_create = False
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -120,9 +122,16 @@ class Assistant:
             )
         return self._generator
 
-    def _open(self, *, with_encoder: bool) -> Index:
-        if self._index is not None and (self._index.dims is not None or not with_encoder):
-            return self._index
+    def _open(self, *, with_encoder: bool, create: bool = True) -> Index:
+        """The index, opened once and kept; ``create`` lets adding documents create the file
+        (and bind the encoder), while reading and removing never create or convert one."""
+        index = self._index
+        if (
+            index is not None
+            and (index.dims is not None or not with_encoder)
+            and (self._may_create or not create)
+        ):
+            return index
         self.close()
         if with_encoder:
             enc = self.encoder
@@ -132,9 +141,11 @@ class Assistant:
                 dims=enc.dims,
                 recipe=enc.recipe,
                 busy_timeout=self.config.busy_timeout,
+                create=create,
             )
         else:
-            self._index = Index(self.db_path, busy_timeout=self.config.busy_timeout)
+            self._index = Index(self.db_path, busy_timeout=self.config.busy_timeout, create=create)
+        self._may_create = create
         return self._index
 
     # documents -----------------------------------------------------------------------------
@@ -168,9 +179,15 @@ class Assistant:
         exclude = list(exclude) if exclude is not None else None
         report = IngestReport()
         files: list[Path] = []
+
+        def skipped(path: str, reason: str) -> None:  # a bad entry never stops the walk
+            report.failed.append(IngestFailure(path=path, reason=reason))
+
         for path in given:
             try:
-                files.extend(ingest.iter_files([path], include=include, exclude=exclude))
+                files.extend(
+                    ingest.iter_files([path], include=include, exclude=exclude, skipped=skipped)
+                )
             except LoadError as exc:
                 report.failed.append(IngestFailure(path=exc.path, reason=exc.reason))
         if files:
@@ -181,15 +198,18 @@ class Assistant:
         return report
 
     def _prune(self, folders: list[Path], kept: list[Path]) -> list[str]:
-        index = self._open(with_encoder=False)
+        if not self.db_path.exists() and self._index is None:
+            return []  # nothing was ever indexed here, and pruning creates nothing
+        index = self._open(with_encoder=False, create=False)
         roots = [str(f.resolve()).rstrip("/") + "/" for f in folders]
         present = {str(p.resolve()) for p in kept}
-        removed = []
-        for doc in index.documents():
-            if doc.path not in present and any(doc.path.startswith(r) for r in roots):
-                if index.remove_document(doc.path):
-                    removed.append(doc.path)
-        return removed
+        return index.remove_documents(
+            [
+                doc.path
+                for doc in index.documents()
+                if doc.path not in present and any(doc.path.startswith(r) for r in roots)
+            ]
+        )
 
     def add_texts(
         self,
@@ -221,29 +241,53 @@ class Assistant:
         index.bind_chunking(
             {"chunk_tokens": self.config.chunk_tokens, "chunk_overlap": self.config.chunk_overlap}
         )
-        return run_ingest(
-            index,
-            self.encoder,
-            sources,
-            sizes=(self.config.chunk_tokens, self.config.chunk_overlap),
-            limits=limits,
-            progress=progress,
-            report=report,
-            labels=labels,
-        )
+        try:
+            run_ingest(
+                index,
+                self.encoder,
+                sources,
+                sizes=(self.config.chunk_tokens, self.config.chunk_overlap),
+                limits=limits,
+                progress=progress,
+                report=report,
+                labels=labels,
+            )
+        except BaseException:
+            # Erase what replaced documents left behind even when the run is cut short; the
+            # error that stopped it is the one to report.
+            with contextlib.suppress(Exception):
+                index.erase()
+            raise
+        # Replaced documents' old versions are erased once per run, not once per document.
+        index.erase()
+        return report
 
     def remove(self, paths: str | Path | Iterable[str | Path]) -> list[str]:
-        """Remove documents (a folder removes every document under it); returns their paths."""
+        """Remove documents (a folder removes every document under it); returns their paths.
+
+        They are erased from the index file, not only unlinked: their text, full-text terms
+        and vectors are overwritten (see :meth:`vacuum` for an index an older ragkit wrote).
+        """
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        index = self._open(with_encoder=False)
+        index = self._open(with_encoder=False, create=False)
         targets = [str(Path(p).expanduser().resolve()) for p in paths]
-        removed = []
-        for doc in index.documents():
-            if any(doc.path == t or doc.path.startswith(t.rstrip("/") + "/") for t in targets):
-                if index.remove_document(doc.path):
-                    removed.append(doc.path)
-        return removed
+        return index.remove_documents(
+            [
+                doc.path
+                for doc in index.documents()
+                if any(doc.path == t or doc.path.startswith(t.rstrip("/") + "/") for t in targets)
+            ]
+        )
+
+    def vacuum(self) -> None:
+        """Rewrite the index file so that nothing deleted from it remains anywhere in it.
+
+        Removing a document already erases it; this is for an index written by an older
+        ragkit, which left removed documents' text in free pages and their terms in the
+        full-text index. It takes about as long as copying the file, and never creates one.
+        """
+        self._open(with_encoder=False, create=False).vacuum()
 
     def documents(self) -> list[DocumentInfo]:
         """Every document in the index, sorted by path."""
@@ -259,7 +303,7 @@ class Assistant:
                 collection=d.collection,
                 tags=tuple(d.metadata.get("tags", ())),
             )
-            for d in self._open(with_encoder=False).documents()
+            for d in self._open(with_encoder=False, create=False).documents()
         ]
 
     # questions -----------------------------------------------------------------------------
@@ -279,7 +323,7 @@ class Assistant:
         the search to some documents before ranking.
         """
         check_choice("mode", mode, SearchMode)
-        index = self._open(with_encoder=True)
+        index = self._open(with_encoder=True, create=False)
         if not question.strip():
             return []
         vector = self.encoder.encode([question])[0]
@@ -298,7 +342,7 @@ class Assistant:
     def _rank_documents(self, question: str, *, mode: SearchMode, depth: int) -> list[str]:
         """Document keys best first, by their best chunk (for document-level evaluation)."""
         check_choice("mode", mode, SearchMode)
-        index = self._open(with_encoder=True)
+        index = self._open(with_encoder=True, create=False)
         vector = self.encoder.encode([question])[0] if mode != "bm25" else None
         # Documents hold several chunks, so look deeper than ``depth`` to fill it.
         # "dense" is measured as the exact scan, the reference the coarse search is held to.

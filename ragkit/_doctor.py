@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,11 +145,46 @@ def _packs(config: Config) -> list[Check]:
     return checks
 
 
-def doctor(config: Config | None = None) -> list[Check]:
-    """Run every check and return the results; nothing here touches the network."""
+def _index_permissions(db: Path, *, given: bool) -> Check:
+    """Whether users other than the index's owner can read or change it, its ``-wal`` and
+    ``-shm`` files, or list its folder (ragkit makes all of them private)."""
+    name = "index permissions"
+    if os.name == "nt":
+        return Check(name=name, ok=True, detail="not checked on Windows (no POSIX modes)")
+    if not db.is_file():
+        if given:
+            return Check(name=name, ok=False, detail=f"{db} does not exist")
+        return Check(name=name, ok=True, detail=f"no index yet at {db}")
+    exposed = []
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), db.parent):
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue  # no -wal/-shm while no connection is open
+        if mode & 0o066:
+            exposed.append(f"{path} ({mode:04o})")
+    if exposed:
+        return Check(
+            name=name,
+            ok=False,
+            detail="other users can read or change "
+            + ", ".join(exposed)
+            + f"; make them private: chmod 600 '{db}'* && chmod 700 '{db.parent}'",
+        )
+    return Check(name=name, ok=True, detail=f"{db} and its folder are private to their owner")
+
+
+def doctor(config: Config | None = None, db: str | Path | None = None) -> list[Check]:
+    """Run every check and return the results; nothing here touches the network.
+
+    ``db`` is the index whose permissions are checked (default: ``config.default_db``, where
+    a missing index is no failure); nothing is created or changed.
+    """
     config = config or Config()
     python_ok = sys.version_info >= (3, 10)
     checks = [Check(name="python", ok=python_ok, detail=platform.python_version())]
     checks += _sqlite() + _runtimes() + [_cpu()] + _packs(config)
     checks.append(Check(name="home", ok=True, detail=str(config.home)))
+    target = Path(db).expanduser() if db is not None else config.default_db
+    checks.append(_index_permissions(target, given=db is not None))
     return checks

@@ -303,7 +303,20 @@ def run_ingest(
 
     def changed() -> Iterator[Source]:
         for source in sources:
-            key = source.key
+            try:
+                key = source.key
+                key.encode("utf-8")  # the index holds UTF-8; any other name is refused here
+            except (OSError, RuntimeError, UnicodeError) as exc:  # RuntimeError: a link loop
+                name = str(source.path if isinstance(source, FileSource) else source.source)
+                shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+                reason = (
+                    "name is not valid UTF-8; rename it to index it"
+                    if isinstance(exc, UnicodeError)
+                    else f"cannot resolve the path: {exc}"
+                )
+                report.failed.append(IngestFailure(path=shown, reason=reason))
+                tick(shown)
+                continue
             try:
                 stored = index.document_by_path(key)
                 if stored is not None and stored.sha256 == source.digest():

