@@ -91,6 +91,15 @@ def _plain(value: object, style: str = "", *, name: bool = False) -> Text:
     return Text(pattern.sub(_escape_control, str(value)), style=style)
 
 
+def _print_passage(label: str, passage: ragkit.Passage, detail: str, text: str) -> None:
+    """A numbered passage: its location in bold, ``detail`` after it, then ``text``."""
+    out.print(
+        Text.assemble(_plain(label, "bold"), _plain(passage.location, "bold", name=True), detail),
+        highlight=False,
+    )
+    out.print(_plain(text), highlight=False)
+
+
 # The SDK's messages speak of its own settings; here is how to change them from the shell.
 _HINTS: list[tuple[type[RagkitError], str]] = [
     (
@@ -98,7 +107,11 @@ _HINTS: list[tuple[type[RagkitError], str]] = [
         "Pick the index's encoder with --encoder PACK, or a new index file with --db.",
     ),
     (ragkit.IndexBusyError, "Another ragkit command may be ingesting into it; try again after."),
-    (ragkit.IndexCorruptError, "Use another index file with --db, or remove this one."),
+    (
+        ragkit.IndexCorruptError,
+        "Keep this file (SQLite's .recover may save its rows); ingest the documents into a "
+        "new index with --db NEW.db.",
+    ),
     (
         ragkit.ModelPackError,
         "`ragkit models list` shows the installed packs, `ragkit models build` builds the "
@@ -599,15 +612,7 @@ def _print_last_sources(conversation: ragkit.Chat) -> None:
     if turn.query != turn.question:
         out.print(_plain(f"searched for: {turn.query}", "dim"), highlight=False)
     for n, p in enumerate(turn.answer.passages, 1):
-        out.print(
-            Text.assemble(
-                _plain(f"[{n}] ", "bold"),
-                _plain(p.location, "bold", name=True),
-                f"  similarity {p.similarity:.2f}",
-            ),
-            highlight=False,
-        )
-        out.print(_plain(p.text), highlight=False)
+        _print_passage(f"[{n}] ", p, f"  similarity {p.similarity:.2f}", p.text)
 
 
 @main.command()
@@ -651,15 +656,8 @@ def search(
         click.echo(json.dumps([dataclasses.asdict(p) for p in passages], indent=2))
         return
     for n, p in enumerate(passages, 1):
-        out.print(
-            Text.assemble(
-                _plain(f"{n}. ", "bold"),
-                _plain(p.location, "bold", name=True),
-                f"  {mode} score {p.rank_score:.4f}  similarity {p.similarity:.2f}",
-            ),
-            highlight=False,
-        )
-        out.print(_plain(p.text[:400] + ("…" if len(p.text) > 400 else "")), highlight=False)
+        detail = f"  {mode} score {p.rank_score:.4f}  similarity {p.similarity:.2f}"
+        _print_passage(f"{n}. ", p, detail, p.text[:400] + ("…" if len(p.text) > 400 else ""))
         out.print()
 
 

@@ -58,16 +58,21 @@ def test_reading_a_missing_index_is_an_error_and_creates_nothing(
     assert not (tmp_path / "typo").exists()
 
 
+def _empty_or_foreign(db: Path, kind: str) -> Path:
+    """An empty file, or a SQLite database of another program's, at ``db``."""
+    if kind == "empty":
+        db.write_bytes(b"")
+    else:
+        _foreign(db)
+    return db
+
+
 @pytest.mark.parametrize("read", READS)
 @pytest.mark.parametrize("kind", ["empty", "foreign"])
 def test_an_empty_file_or_another_programs_database_is_refused_untouched(
     tmp_path: Path, config: Config, encoder: TextEncoder, read: str, kind: str
 ) -> None:
-    db = tmp_path / "data.db"
-    if kind == "empty":
-        db.write_bytes(b"")
-    else:
-        _foreign(db)
+    db = _empty_or_foreign(tmp_path / "data.db", kind)
     before = _state(tmp_path)
     with (
         Assistant(db, config, encoder=encoder) as kb,
@@ -151,11 +156,7 @@ def test_a_command_on_a_missing_db_says_only_ingest_creates_one(
 def test_a_command_on_an_empty_or_foreign_file_refuses_it_untouched(
     tmp_path: Path, home: Path, command: list[str], kind: str
 ) -> None:
-    db = tmp_path / "data.db"
-    if kind == "empty":
-        db.write_bytes(b"")
-    else:
-        _foreign(db)
+    db = _empty_or_foreign(tmp_path / "data.db", kind)
     before = _state(tmp_path)
     code, output = _cli("--home", str(home), "--db", str(db), *command)
     assert code == 1 and str(db) in output
