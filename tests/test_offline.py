@@ -487,6 +487,18 @@ SWITCHES = (
     "DO_NOT_TRACK",
     "HF_HUB_OFFLINE",
     "TRANSFORMERS_OFFLINE",
+    # onnxruntime sends no telemetry when it sees a CI runner (measured: none with CI=true),
+    # so under CI the pipelines would pass whether or not ragkit switched it off.
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "TF_BUILD",
+    "BUILD_ID",
+    "JENKINS_URL",
+    "BUILDKITE",
+    "CIRCLECI",
+    "TRAVIS",
 )
 
 # The one system call the seccomp layer is shown to catch, made raw (no C library wrapper).
