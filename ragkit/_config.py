@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +80,10 @@ class Config:
     parse_memory_mb: int = 2048
     # Seconds a write to the index waits for another process's write before IndexBusyError.
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    # Model files over 64 MiB (GGUFs) are fully re-hashed on load when their last full hash
+    # is older than this (0: on every load); in between, a 4 MiB sample of blocks is checked.
+    # Smaller files (the encoder) are fully re-hashed on every load.
+    verify_after_days: float = 7.0
 
     def __post_init__(self) -> None:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -108,6 +113,11 @@ class Config:
             )
         if self.busy_timeout < 0:
             raise ConfigError(f"busy_timeout ({self.busy_timeout}) must be >= 0 seconds.")
+        if not (math.isfinite(self.verify_after_days) and self.verify_after_days >= 0):
+            raise ConfigError(
+                f"verify_after_days ({self.verify_after_days}) must be a finite number of days "
+                ">= 0 (0: fully re-hash model files on every load)."
+            )
         object.__setattr__(self, "home", Path(self.home).expanduser())
 
     @property

@@ -12,7 +12,7 @@ import pytest
 
 import ragkit.models._build as build_module
 import ragkit.models._packs as packs_module
-from ragkit import Config, ModelPack, ModelPackError, ModelPacks
+from ragkit import Config, ConfigError, ModelPack, ModelPackError, ModelPacks
 from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
 from ragkit.models import build_packs
 from ragkit.models._build import QWEN_SHA256
@@ -215,26 +215,164 @@ def test_malformed_manifest_raises_model_pack_error(
         packs.get("toy")
 
 
-# --- the quick-verify stamp ----------------------------------------------------------------
+# --- the stamp: small files re-hashed on every load, large ones spot-checked ---------------
+
+# With the limits below, MODEL_BYTES (1,024 bytes) is a "large" file: its spot sample is the
+# 4 blocks of 16 bytes at offsets 0, 336, 672 and 1008; byte 500 lies outside the sample.
+SAMPLED = (0, 340, 1023)
+UNSAMPLED = 500
 
 
-def test_get_rehashes_only_files_whose_stamp_changed(
+@pytest.fixture
+def big(
+    monkeypatch: pytest.MonkeyPatch, packs: ModelPacks, sources: list[tuple[str, str, Path]]
+) -> ModelPack:
+    """The toy pack, installed with a full-hash limit that makes model.onnx a large file."""
+    monkeypatch.setattr(packs_module, "FULL_HASH_LIMIT", 100)
+    monkeypatch.setattr(packs_module, "SPOT_BLOCKS", 4)
+    monkeypatch.setattr(packs_module, "SPOT_BLOCK", 16)
+    return packs.install("toy", "encoder", sources, {"dims": 4})
+
+
+def damage_in_place(path: Path, offset: int) -> None:
+    """Flip one byte keeping the file's size and mtime, as bit rot does."""
+    before = path.stat()
+    flip_byte(path, offset)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+
+
+def age_stamp(pack: ModelPack, days: float) -> None:
+    stamp_path = pack.path / ".verified.json"
+    stamp = json.loads(stamp_path.read_text())
+    for entry in stamp["files"].values():
+        if "verified_at" in entry:
+            entry["verified_at"] -= days * 86400
+    stamp_path.write_text(json.dumps(stamp))
+
+
+def test_small_files_are_fully_rehashed_on_every_load(
     toy: ModelPack, packs: ModelPacks, hash_calls: list[str]
 ) -> None:
-    packs.get("toy")
-    assert hash_calls == []  # install leaves a stamp behind
+    for _ in range(2):
+        packs.get("toy")
+    assert sorted(hash_calls) == ["model.onnx"] * 2 + ["tokenizer.json"] * 2
 
-    (toy.path / ".verified.json").unlink()
+
+def test_small_file_damaged_in_place_is_refused(toy: ModelPack, packs: ModelPacks) -> None:
+    packs.get("toy")
+    damage_in_place(toy.file("tokenizer"), 5)
+    with pytest.raises(ModelPackError, match=r"tokenizer\.json has sha256.*models add"):
+        packs.get("toy")
+
+
+def test_large_file_is_spot_checked_not_rehashed_while_the_stamp_is_young(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    packs.get("toy")
+    packs.get("toy")
+    assert hash_calls == ["tokenizer.json"] * 2  # model.onnx: spot check only
+
+    (big.path / ".verified.json").unlink()
+    hash_calls.clear()
     packs.get("toy")
     assert sorted(hash_calls) == ["model.onnx", "tokenizer.json"]
 
+    bump_mtime(big.file("model"))
     hash_calls.clear()
     packs.get("toy")
-    assert hash_calls == []
+    assert sorted(hash_calls) == ["model.onnx", "tokenizer.json"]
 
-    bump_mtime(toy.file("tokenizer"))
+
+@pytest.mark.parametrize("offset", SAMPLED)
+def test_large_file_damaged_in_a_sampled_block_is_refused(
+    big: ModelPack, packs: ModelPacks, offset: int
+) -> None:
+    packs.get("toy")
+    damage_in_place(big.file("model"), offset)
+    for _ in range(2):  # never stamped as good
+        with pytest.raises(ModelPackError, match=r"model\.onnx has sha256.*build_packs"):
+            packs.get("toy")
+
+
+def test_damage_outside_the_sample_waits_for_the_policy(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    # The documented limit of the spot check: a young stamp lets this through ...
+    damage_in_place(big.file("model"), UNSAMPLED)
+    packs.get("toy")
+    assert "model.onnx" not in hash_calls
+    # ... until the last full hash is older than verify_after_days (7 by default).
+    age_stamp(big, 8)
+    with pytest.raises(ModelPackError, match=r"model\.onnx has sha256"):
+        packs.get("toy")
+    assert "model.onnx" in hash_calls
+
+
+def test_a_stamp_within_the_policy_is_not_rehashed(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    age_stamp(big, 6.9)
+    packs.get("toy")
+    assert "model.onnx" not in hash_calls
+
+
+def test_a_stamp_from_the_future_is_not_trusted(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    age_stamp(big, -30)  # the clock was moved back since the last full hash
+    packs.get("toy")
+    assert "model.onnx" in hash_calls
+
+
+def test_a_full_hash_renews_the_stamp(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    age_stamp(big, 30)
+    packs.get("toy")
+    hash_calls.clear()
     packs.get("toy")
     assert hash_calls == ["tokenizer.json"]
+
+
+def test_verify_after_days_zero_rehashes_on_every_load(
+    big: ModelPack, tmp_path: Path, hash_calls: list[str]
+) -> None:
+    packs = ModelPacks(Config(home=tmp_path / "home", verify_after_days=0))
+    packs.get("toy")
+    packs.get("toy")
+    assert hash_calls.count("model.onnx") == 2
+
+
+def test_a_damaged_stamp_is_not_a_damaged_model(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    # A stamp whose sample digest is wrong costs a full hash, which finds the file intact.
+    stamp_path = big.path / ".verified.json"
+    stamp = json.loads(stamp_path.read_text())
+    stamp["files"]["model.onnx"]["spot"] = "0" * 64
+    stamp_path.write_text(json.dumps(stamp))
+    packs.get("toy")
+    assert "model.onnx" in hash_calls
+    hash_calls.clear()
+    packs.get("toy")
+    assert hash_calls == ["tokenizer.json"]
+
+
+def test_an_old_format_stamp_means_a_full_hash(
+    big: ModelPack, packs: ModelPacks, hash_calls: list[str]
+) -> None:
+    model = big.file("model")
+    key = [model.stat().st_size, model.stat().st_mtime_ns]
+    (big.path / ".verified.json").write_text(json.dumps({"model.onnx": key}))
+    packs.get("toy")
+    assert "model.onnx" in hash_calls
+
+
+@pytest.mark.parametrize("days", [-1.0, float("nan"), float("inf")])
+def test_verify_after_days_is_validated(days: float) -> None:
+    with pytest.raises(ConfigError, match="verify_after_days"):
+        Config(verify_after_days=days)
 
 
 def test_verify_always_rehashes(toy: ModelPack, packs: ModelPacks, hash_calls: list[str]) -> None:
@@ -243,15 +381,9 @@ def test_verify_always_rehashes(toy: ModelPack, packs: ModelPacks, hash_calls: l
     assert sorted(hash_calls) == ["model.onnx", "model.onnx", "tokenizer.json", "tokenizer.json"]
 
 
-def test_verify_catches_tampering_that_kept_size_and_mtime(
-    toy: ModelPack, packs: ModelPacks
-) -> None:
-    # get() trusts size + mtime by design; verify() is the check that cannot be fooled.
-    model = toy.file("model")
-    before = model.stat()
-    flip_byte(model)
-    os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))
-    packs.get("toy")
+def test_verify_catches_damage_anywhere_in_a_large_file(big: ModelPack, packs: ModelPacks) -> None:
+    damage_in_place(big.file("model"), UNSAMPLED)
+    packs.get("toy")  # the spot check cannot see this byte
     with pytest.raises(ModelPackError, match=r"model\.onnx has sha256"):
         packs.verify("toy")
 

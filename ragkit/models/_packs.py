@@ -1,17 +1,25 @@
 """Model packs: a folder holding model files and a ``manifest.json`` that pins their sha256.
 
-A pack is verified before use. Hashing a 500 MB GGUF on every question would cost a second,
-so a full hash is recorded in a stamp (file size + mtime) and later loads re-hash only when
-the stamp no longer matches what is on disk.
+A pack is verified before use, and a stamp (``.verified.json``) records, per file, its size
+and mtime, when it was last fully hashed and a digest of a fixed sample of its blocks:
+
+- files up to :data:`FULL_HASH_LIMIT` (the encoder's ONNX model and tokenizer) are fully
+  re-hashed on every load (tens of milliseconds);
+- larger files (GGUFs) are fully re-hashed when their size or mtime changed, or when the last
+  full hash is older than ``Config.verify_after_days``; on every other load only the sample
+  (:data:`SPOT_BLOCKS` blocks of :data:`SPOT_BLOCK` bytes, evenly spaced, first and last
+  included) is read and compared, which catches in-place damage inside those blocks only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +42,13 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _STAMP = ".verified.json"
 FORMAT_VERSION = 1
+STAMP_VERSION = 2
+FULL_HASH_LIMIT = 64 << 20
+"""Files up to this size are fully re-hashed on every load (read at call time)."""
+SPOT_BLOCKS = 64
+SPOT_BLOCK = 64 << 10
+"""A larger file's spot check reads ``SPOT_BLOCKS`` blocks of ``SPOT_BLOCK`` bytes."""
+_REBUILD = "Rebuild the pack (ragkit.models.build_packs) or re-add it (ragkit models add)."
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,66 @@ def _stat_key(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
+def _spot_digest(path: Path, size: int) -> str:
+    """The sha256 of ``SPOT_BLOCKS`` evenly spaced blocks (first and last included)."""
+    digest = hashlib.sha256(f"{SPOT_BLOCKS}x{SPOT_BLOCK}:{size}:".encode())
+    span = max(size - SPOT_BLOCK, 0)
+    offsets = sorted({span * i // (SPOT_BLOCKS - 1) for i in range(SPOT_BLOCKS)})
+    with path.open("rb") as stream:
+        for offset in offsets:
+            stream.seek(offset)
+            digest.update(stream.read(SPOT_BLOCK))
+    return digest.hexdigest()
+
+
+def _stamp_entry(path: Path, key: list[int]) -> dict[str, Any]:
+    """What the stamp records for a file that has just been fully hashed.
+
+    A small file is re-hashed on every load anyway, so its entry holds no time (and the
+    stamp is not rewritten on each load).
+    """
+    if key[0] <= FULL_HASH_LIMIT:
+        return {"stat": key}
+    return {
+        "stat": key,
+        "verified_at": time.time(),
+        "spot": _spot_digest(path, key[0]),
+        "spot_layout": [SPOT_BLOCKS, SPOT_BLOCK],
+    }
+
+
+def _read_stamp(path: Path) -> dict[str, Any]:
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    # An older stamp (size + mtime only) has no verification time: every file is re-hashed.
+    if not isinstance(stamp, dict) or stamp.get("version") != STAMP_VERSION:
+        return {}
+    files = stamp.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _trusted(path: Path, key: list[int], old: object, max_age: float) -> bool:
+    """Whether a large file may skip its full hash: same size and mtime as when it was
+    last fully hashed, within the policy's age, and its sampled blocks unchanged.
+
+    Small files are never trusted (they are cheap to hash). A sample that differs is not
+    an error by itself (the stamp may be what is damaged): the full hash then decides.
+    """
+    if key[0] <= FULL_HASH_LIMIT or not isinstance(old, dict) or old.get("stat") != key:
+        return False
+    verified_at = old.get("verified_at")
+    if not isinstance(verified_at, (int, float)):
+        return False
+    age = time.time() - verified_at
+    if not 0 <= age < max_age:  # a time in the future (clock moved back) is not trusted
+        return False
+    if old.get("spot_layout") != [SPOT_BLOCKS, SPOT_BLOCK]:
+        return False
+    return bool(old.get("spot") == _spot_digest(path, key[0]))
+
+
 class ModelPacks:
     """The model packs under ``config.models_dir``: list, verify, add and build them."""
 
@@ -156,7 +231,10 @@ class ModelPacks:
     def get(self, name: str, kind: PackKind | None = None) -> ModelPack:
         """Load the pack called ``name`` and verify it.
 
-        Files unchanged since their last full hash are checked by size and mtime only.
+        Files up to ``FULL_HASH_LIMIT`` are fully re-hashed. A larger file is fully re-hashed
+        when its size or mtime changed or its last full hash is older than
+        ``config.verify_after_days``; otherwise a sample of its blocks is compared with the
+        sample taken at that full hash.
         """
         pack = self._find(name)
         if kind and pack.kind != kind:
@@ -175,37 +253,35 @@ class ModelPacks:
 
     def _verify(self, pack: ModelPack, *, full: bool, progress: Progress | None = None) -> None:
         stamp_path = pack.path / _STAMP
-        try:
-            stamp = json.loads(stamp_path.read_text()) if not full else {}
-        except (OSError, ValueError):
-            stamp = {}
-        fresh = {}
+        stamp = {} if full else _read_stamp(stamp_path)
+        max_age = self.config.verify_after_days * 86400.0
+        fresh: dict[str, Any] = {}
         for entry in pack.manifest["files"]:
             path = pack.path / entry["name"]
             if not path.is_file():
-                raise ModelPackError(
-                    f"{path} is missing from model pack {pack.name!r}; rebuild or re-add the pack."
-                )
+                raise ModelPackError(f"{path} is missing from model pack {pack.name!r}; {_REBUILD}")
             key = _stat_key(path)
             if key[0] != entry["size"]:
                 raise ModelPackError(
                     f"{path} is {key[0]} bytes but the manifest says {entry['size']}; the file is "
-                    "damaged or was replaced. Rebuild or re-add the pack."
+                    f"damaged or was replaced. {_REBUILD}"
                 )
-            if stamp.get(entry["name"]) != key:
-                digest = sha256_file(path, progress, f"verifying {pack.name}/{entry['name']}")
-                if digest != entry["sha256"]:
-                    raise ModelPackError(
-                        f"{path} has sha256 {digest[:16]}… but the manifest pins "
-                        f"{entry['sha256'][:16]}…; the file is damaged or was replaced. "
-                        "Rebuild or re-add the pack."
-                    )
-            fresh[entry["name"]] = key
+            old = stamp.get(entry["name"])
+            if _trusted(path, key, old, max_age):
+                fresh[entry["name"]] = old
+                continue
+            digest = sha256_file(path, progress, f"verifying {pack.name}/{entry['name']}")
+            if digest != entry["sha256"]:
+                raise ModelPackError(
+                    f"{path} has sha256 {digest[:16]}… but the manifest pins "
+                    f"{entry['sha256'][:16]}…; the file is damaged or was replaced. {_REBUILD}"
+                )
+            fresh[entry["name"]] = _stamp_entry(path, key)
         if fresh != stamp:
             # The stamp only saves re-hashing; a read-only pack still verifies without it.
             try:
                 tmp = stamp_path.with_name(f"{_STAMP}.{os.getpid()}")
-                tmp.write_text(json.dumps(fresh))
+                tmp.write_text(json.dumps({"version": STAMP_VERSION, "files": fresh}))
                 os.replace(tmp, stamp_path)
             except OSError:
                 pass
@@ -247,9 +323,11 @@ class ModelPacks:
             manifest = {"format": FORMAT_VERSION, "name": name, "kind": kind, **meta}
             manifest["files"] = entries
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            (tmp / _STAMP).write_text(
-                json.dumps({e["name"]: _stat_key(tmp / e["name"]) for e in entries})
-            )
+            stamp = {
+                e["name"]: _stamp_entry(tmp / e["name"], _stat_key(tmp / e["name"]))
+                for e in entries
+            }
+            (tmp / _STAMP).write_text(json.dumps({"version": STAMP_VERSION, "files": stamp}))
             # mkdtemp and temporary files are private (0700/0600); packs are ordinary files.
             tmp.chmod(0o755)
             for entry in entries:
