@@ -111,10 +111,9 @@ def _packs(config: Config) -> list[Check]:
         )
         if kind != "encoder":
             continue
-        recipe = pack.manifest.get("recipe") or {}
         model_sha = next(f["sha256"] for f in pack.manifest["files"] if f["role"] == "model")
         pinned = PINNED_ENCODER_SHA256.get(pack.name)
-        how = recipe.get("quantization") or pack.manifest.get("quantization", "not recorded")
+        how = pack.recipe
         if pinned is None:
             checks.append(
                 Check(

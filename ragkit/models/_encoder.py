@@ -73,10 +73,7 @@ class Encoder:
     @property
     def recipe(self) -> str:
         """How the pack's model was built (export and quantization), as the index records it."""
-        recipe = self.pack.manifest.get("recipe")
-        if recipe:
-            return f"{recipe['export']}; {recipe['quantization']}"
-        return str(self.pack.manifest.get("quantization", "not recorded"))
+        return self.pack.recipe
 
     def chunking_tokenizer(self) -> Tokenizer:
         """A copy of the tokenizer with no padding and no truncation, for counting tokens."""

@@ -75,6 +75,14 @@ class ModelPack:
         return str(self.manifest.get("license", "unknown"))
 
     @property
+    def recipe(self) -> str:
+        """How the pack's model was built (export and quantization), as recorded."""
+        recipe = self.manifest.get("recipe")
+        if recipe:
+            return f"{recipe['export']}; {recipe['quantization']}"
+        return str(self.manifest.get("quantization", "not recorded"))
+
+    @property
     def source(self) -> str:
         return str(self.manifest.get("source", "unknown"))
 
