@@ -14,7 +14,7 @@ reason.
 from __future__ import annotations
 
 from ._chunk import chunk_document
-from ._files import iter_files
+from ._files import iter_files, printable_path
 from ._load import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, file_sha256, load
 from ._normalize import normalize_text
 from ._types import Chunk, Document, Section
@@ -30,4 +30,5 @@ __all__ = [
     "iter_files",
     "load",
     "normalize_text",
+    "printable_path",
 ]

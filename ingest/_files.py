@@ -79,11 +79,11 @@ def iter_files(
     roots = [Path(p) for p in paths]
     for root in roots:
         if not root.exists():
-            raise LoadError(_printable(root), _missing(root))
+            raise LoadError(printable_path(root), _missing(root))
         if not root.is_dir() and not root.is_file():  # a pipe or a device: never opened
-            raise LoadError(_printable(root), _not_regular(root.stat().st_mode))
+            raise LoadError(printable_path(root), _not_regular(root.stat().st_mode))
         if not _is_utf8(root.absolute()):  # nothing under it could be indexed either
-            raise LoadError(_printable(root), _NOT_UTF8)
+            raise LoadError(printable_path(root), _NOT_UTF8)
     includes = _rules(_patterns(include), "")
     excludes = _rules(_patterns(exclude), "")
     return _walk(roots, includes, excludes, skipped or _unreported)
@@ -93,7 +93,7 @@ def _unreported(path: str, reason: str) -> None:
     pass
 
 
-def _printable(path: str | Path) -> str:
+def printable_path(path: str | Path) -> str:
     """``path`` with the bytes of a name that is not UTF-8 (held as lone surrogates, as
     Python decodes file names) written ``\\xNN``, so it can be printed and stored."""
     text = str(path)
@@ -158,10 +158,10 @@ def _walk(
             try:
                 key = path.resolve()
             except (OSError, RuntimeError):  # made a link loop since the walk saw it
-                skipped(_printable(path), _LOOP)
+                skipped(printable_path(path), _LOOP)
                 continue
             if not _is_utf8(key):  # a link to a file whose name is not UTF-8
-                skipped(_printable(path), _NOT_UTF8)
+                skipped(printable_path(path), _NOT_UTF8)
                 continue
             if key not in seen:
                 seen.add(key)
@@ -180,7 +180,7 @@ def _files_under(
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except OSError as error:
-            skipped(_printable(directory), f"cannot read folder: {error.strerror or error}")
+            skipped(printable_path(directory), f"cannot read folder: {error.strerror or error}")
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -191,7 +191,7 @@ def _files_under(
                 continue
             if kind == "dir":
                 if not _is_utf8(entry.name):
-                    skipped(_printable(entry.path), "folder " + _NOT_UTF8)
+                    skipped(printable_path(entry.path), "folder " + _NOT_UTF8)
                 else:
                     pending.append((Path(entry.path), rel + "/", ignored))
             elif includes and not _included(includes, rel):
@@ -202,9 +202,9 @@ def _files_under(
                 if _is_utf8(entry.name):
                     found.append(Path(entry.path))
                 else:
-                    skipped(_printable(entry.path), "file " + _NOT_UTF8)
+                    skipped(printable_path(entry.path), "file " + _NOT_UTF8)
             else:
-                skipped(_printable(entry.path), problem)
+                skipped(printable_path(entry.path), problem)
     return sorted(found)
 
 

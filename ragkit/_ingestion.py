@@ -307,8 +307,9 @@ def run_ingest(
                 key = source.key
                 key.encode("utf-8")  # the index holds UTF-8; any other name is refused here
             except (OSError, RuntimeError, UnicodeError) as exc:  # RuntimeError: a link loop
-                name = str(source.path if isinstance(source, FileSource) else source.source)
-                shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+                shown = ingest.printable_path(
+                    source.path if isinstance(source, FileSource) else source.source
+                )
                 reason = (
                     "name is not valid UTF-8; rename it to index it"
                     if isinstance(exc, UnicodeError)
