@@ -243,10 +243,10 @@ class Index:
         row = self.conn.execute("select 1 from sqlite_master where name = 'vectors'").fetchone()
         return row is not None
 
+    @_guarded
     def meta(self) -> dict[str, str]:
         """The index's own record: schema, encoder fingerprint and recipe, chunking."""
-        with translate_errors(self.path, self.busy_timeout):
-            return dict(self.conn.execute("select key, value from meta").fetchall())
+        return dict(self.conn.execute("select key, value from meta").fetchall())
 
     def _bind_encoder(
         self, fingerprint: str, dims: int, recipe: str | None, *, create: bool
