@@ -5,7 +5,8 @@ PDF, HTML and DOCX) into a :class:`Document` of located :class:`Section` objects
 page, a heading path), with every section's text passed through :func:`normalize_text`;
 files over ``MAX_FILE_BYTES`` are refused unread unless ``load(..., max_file_bytes=...)``
 allows them. ``iter_files`` finds the files to ingest under folders, with include/exclude
-globs and ``.ragkitignore`` files, and ``file_sha256`` hashes one so an unchanged file can
+globs and ``.ragkitignore`` files (reporting entries it skips, with names that are not
+UTF-8 shown by ``printable_path``), and ``file_sha256`` hashes one so an unchanged file can
 be skipped unread. ``chunk_document`` cuts sections into token-exact :class:`Chunk`
 objects. Unreadable files raise :class:`ragkit._errors.LoadError` naming the file and the
 reason.

@@ -64,7 +64,7 @@ def test_public_api_is_curated() -> None:
 
     assert sorted(ingest.__all__) == sorted(
         ["MAX_FILE_BYTES", "SUPPORTED_SUFFIXES", "Chunk", "Document", "Section", "chunk_document",
-         "file_sha256", "iter_files", "load", "normalize_text"]
+         "file_sha256", "iter_files", "load", "normalize_text", "printable_path"]
     )  # fmt: skip
     assert SUPPORTED_SUFFIXES == frozenset(
         {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"}
