@@ -26,12 +26,12 @@ _DOTTED_ENDINGS = frozenset({"a.m.", "p.m."})
 _ABBREVIATIONS = frozenset(
     "mr mrs ms mx dr prof st mt sr jr rev hon gen col lt capt sgt gov sen rep messrs inc ltd co"
     " corp bros vs cf viz approx esp resp dept ed eds cir ct supp fig figs eq eqs vol vols pp ss"
-    " nos ch para paras refs".split()
+    " nos ch para paras refs vgl bzw usw ggf".split()
 )
 # Not the end of a sentence when a number follows ("No. 5", "Art. 2", "et al. (2020)"), but
 # each can end one otherwise ("The answer is no. Nobody ...", "Smith et al. The ...").
 _BEFORE_NUMBERS = frozenset(
-    "no sec art ref al ca est jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    "no sec art abs ref al ca est jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 
 _WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+")

@@ -22,6 +22,14 @@ SPLITS = [
         "See Smith v. Jones, 512 U.S. 218 (1994). The court agreed.",
         ["See Smith v. Jones, 512 U.S. 218 (1994).", "The court agreed."],
     ),
+    (
+        "Gemäß Abs. 2 und Art. 5 gilt die Frist. Vgl. auch § 3 bzw. § 4. Ende.",
+        ["Gemäß Abs. 2 und Art. 5 gilt die Frist.", "Vgl. auch § 3 bzw. § 4.", "Ende."],
+    ),
+    (
+        "Give approx. 250 mg twice daily. Stop after five days.",
+        ["Give approx. 250 mg twice daily.", "Stop after five days."],
+    ),
     ("J. K. Rowling wrote it. It sold well.", ["J. K. Rowling wrote it.", "It sold well."]),
     ("Take 3.5 mg daily. Do not exceed 7 mg.", ["Take 3.5 mg daily.", "Do not exceed 7 mg."]),
     (
