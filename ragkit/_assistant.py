@@ -27,6 +27,7 @@ from ragkit._types import (
 )
 from ragkit.answer._chat import Chat
 from ragkit.answer._extractive import extract
+from ragkit.answer._judge import judge_sentences
 from ragkit.answer._prompt import (
     IDK,
     Excerpt,
@@ -38,7 +39,7 @@ from ragkit.answer._prompt import (
     trim_passages,
 )
 from ragkit.answer._stream import AnswerStream
-from ragkit.answer._support import check_claims, score_sentences
+from ragkit.answer._support import ScoredSentence, check_claims, score_sentences
 from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
 from ragkit.models._interfaces import TextEncoder, TextGenerator
@@ -53,6 +54,12 @@ NOTHING_RELEVANT = (
 NOTHING_SUPPORTED = (
     "I don't know: no sentence of the model's answer is supported by the passages it was given."
 )
+NOTHING_EXTRACTED = (
+    "I don't know: no sentence of the indexed documents answers this closely enough to quote."
+)
+# A judge prompt holds one passage, a question and a sentence.
+_JUDGE_CTX = 1024
+ESCALATING = "{model}'s answer did not pass its check; asking {larger}…"
 NO_GENERATOR = (
     "No generator pack is installed in {models}, so these are the most relevant sentences of "
     "the documents, quoted; build the default packs (ragkit.models.build_packs) or add a GGUF "
@@ -69,9 +76,11 @@ class Assistant:
     ...     print(kb.ask("When does the clinic open?").text)
 
     Models load lazily: listing and removing documents never loads one, searching loads only
-    the encoder, and asking loads the generator too. ``encoder`` and ``generator`` replace the
+    the encoder, and asking loads the generators too. ``encoder`` and ``generator`` replace the
     configured packs with any object of the :class:`TextEncoder` / :class:`TextGenerator`
-    shape (a model already loaded elsewhere, or :class:`ragkit.testing.ScriptedGenerator`).
+    shape (a model already loaded elsewhere, or :class:`ragkit.testing.ScriptedGenerator`);
+    a sequence of generators is a ladder, smallest first. ``judge`` replaces the judge (by
+    default the last rung of a given ladder).
     """
 
     def __init__(
@@ -80,13 +89,19 @@ class Assistant:
         config: Config | None = None,
         *,
         encoder: TextEncoder | None = None,
-        generator: TextGenerator | None = None,
+        generator: TextGenerator | Sequence[TextGenerator] | None = None,
+        judge: TextGenerator | None = None,
     ) -> None:
         self.config = config or Config()
         self.db_path = Path(db_path) if db_path is not None else self.config.default_db
         self.packs = ModelPacks(self.config)
         self._encoder: TextEncoder | None = encoder
-        self._generator: TextGenerator | None = generator
+        given = [generator] if isinstance(generator, TextGenerator) else list(generator or [])
+        self._rungs: list[TextGenerator | None] = list(given)
+        self._ladder: list[str] | None = [g.name for g in given] if given else None
+        # A given ladder's last rung judges, as the largest installed pack does for packs.
+        default_judge = given[-1] if given and self.config.judge != "off" else None
+        self._judge: TextGenerator | None = judge or default_judge
         self._index: Index | None = None
         self._may_create = False
 
@@ -112,15 +127,55 @@ class Assistant:
             self._encoder = Encoder(pack, threads=self.config.n_threads)
         return self._encoder
 
+    def ladder(self) -> list[str]:
+        """The generators that answer, smallest first: the ones given, else the configured
+        pack, else (``generator="auto"``) the installed packs of ``Config.ladder``."""
+        if self._ladder is None:
+            config = self.config
+            if config.generator != "auto":
+                self._ladder = [config.generator]
+            else:
+                installed = {p.name for p in self.packs.list() if p.kind == "generator"}
+                self._ladder = [name for name in config.ladder if name in installed]
+            self._rungs = [None] * len(self._ladder)
+        return list(self._ladder)
+
+    def _rung(self, i: int) -> TextGenerator:
+        self.ladder()
+        rung = self._rungs[i]
+        if rung is None:
+            rung = self._rungs[i] = self._load_generator(self._ladder[i], self.config.n_ctx)  # type: ignore[index]
+        return rung
+
+    def _load_generator(self, name: str, n_ctx: int) -> Generator:
+        pack = self.packs.get(name, "generator")
+        return Generator(pack, n_ctx=n_ctx, threads=self.config.n_threads)
+
     @property
     def generator(self) -> TextGenerator:
-        """The generator: the one given, else the configured pack, loaded on first use."""
-        if self._generator is None:
-            pack = self.packs.get(self.config.generator, "generator")
-            self._generator = Generator(
-                pack, n_ctx=self.config.n_ctx, threads=self.config.n_threads
-            )
-        return self._generator
+        """The first generator of the :meth:`ladder`, loaded on first use."""
+        if not self.ladder():
+            # No rung installed: the error names the pack the configuration expects.
+            self.packs.get(self.config.ladder[0], "generator")
+        return self._rung(0)
+
+    @property
+    def judge(self) -> TextGenerator | None:
+        """The model that judges answers, loaded on first use: ``Config.judge``, where
+        ``"auto"`` is the largest installed pack of ``Config.ladder`` (whichever model
+        answers); ``None`` when judging is off or no pack of the ladder is installed."""
+        if self._judge is None and self.config.judge != "off":
+            name = self.config.judge
+            if name == "auto":
+                installed = {p.name for p in self.packs.list() if p.kind == "generator"}
+                found = [n for n in self.config.ladder if n in installed]
+                if not found:
+                    return None
+                name = found[-1]
+            # Its own llama.cpp instance (the weights are mmapped once): judging never
+            # evicts an answer prompt's cached prefix, and a judge prompt is short.
+            self._judge = self._load_generator(name, _JUDGE_CTX)
+        return self._judge
 
     def _open(self, *, with_encoder: bool, create: bool = True) -> Index:
         """The index, opened once and kept; ``create`` lets adding documents create the file
@@ -385,11 +440,18 @@ class Assistant:
         where: Filter | None = None,
         mode: AskMode = "generate",
         strict: bool = False,
+        on_status: Callable[[str], None] | None = None,
     ) -> AnswerStream:
         """As :meth:`ask`, streamed: iterate over the :class:`AnswerStream` for the text as
-        the model writes it, then read its ``answer`` (checked, with citations)."""
+        the model writes it, then read its ``answer`` (checked, with citations).
+
+        A rung of the ladder below the last is not streamed: its answer is shown once it has
+        passed its check. When it fails and a larger model takes over, ``on_status`` is called
+        with a line saying so (the larger model may take seconds to load and read)."""
         check_choice("mode", mode, AskMode)
-        return self._ask(question, question, where=where, mode=mode, strict=strict)
+        return self._ask(
+            question, question, where=where, mode=mode, strict=strict, on_status=on_status
+        )
 
     def _ask(
         self,
@@ -400,6 +462,7 @@ class Assistant:
         mode: AskMode,
         strict: bool,
         earlier: str | None = None,
+        on_status: Callable[[str], None] | None = None,
     ) -> AnswerStream:
         """Answer ``question``, retrieving with ``query`` (a chat's standalone rewrite);
         ``earlier``, the question a follow-up leans on, is shown to the model too."""
@@ -422,50 +485,88 @@ class Assistant:
         # only until the first one loads, not on every question.
         if (
             mode == "generate"
-            and self._generator is None
+            and not any(self._rungs)
             and not any(p.kind == "generator" for p in self.packs.list())
         ):
             mode, note = "extractive", NO_GENERATOR.format(models=self.config.models_dir)
         if mode == "extractive":
-            shown, picked = extract(passages, scored, config.extract_sentences)
+            shown, picked = extract(
+                passages, scored, config.extract_sentences, min_score=config.extract_min_score
+            )
             return AnswerStream.ready(
                 Answer(
                     question=question,
-                    text=render(picked),
+                    text=render(picked) if picked else NOTHING_EXTRACTED,
                     citations=_citations(shown, picked),
-                    passages=shown,
+                    passages=shown or tuple(passages[: config.prompt_passages]),
                     sentences=picked,
+                    abstained=not picked,
                     mode="extractive",
                     note=note,
                 )
             )
-        generator = self.generator
-        excerpts = trim_passages(
-            passages,
-            scored,
-            budget=config.context_tokens,
-            max_passages=config.prompt_passages,
-            per_passage=config.passage_sentences,
-            count_tokens=generator.count_tokens,
-        )
-        messages = build_messages(question, [e.passage for e in excerpts], earlier=earlier)
-        raw = generator.stream(
-            messages, max_tokens=config.max_answer_tokens, temperature=config.temperature
-        )
-        prompt_tokens = generator.prompt_tokens(messages)
-        written: list[str] = []
+        return self._climb(question, query, passages, scored, earlier, strict, on_status)
 
-        def record() -> Iterator[str]:
-            for piece in raw:
-                written.append(piece)
-                yield piece
+    def _climb(
+        self,
+        question: str,
+        query: str,
+        passages: list[Passage],
+        scored: list[list[ScoredSentence]],
+        earlier: str | None,
+        strict: bool,
+        on_status: Callable[[str], None] | None,
+    ) -> AnswerStream:
+        """Answer with each rung of the ladder in turn until one's answer passes its check.
 
-        def finish(_shown: str) -> Answer:
-            # Checked from what the model wrote, so invalid markers are reported.
-            return self._check(question, query, "".join(written), excerpts, prompt_tokens, strict)
+        Only the last rung streams as it writes: an earlier rung's answer is shown only once
+        it has passed, so nobody reads an answer that is then taken back.
+        """
+        config = self.config
+        self.generator  # noqa: B018 - loads the first rung now, so a missing pack raises here
+        ladder = self.ladder()
+        final: list[Answer] = []
 
-        # What streams to the reader never shows a marker to a passage that was not given.
-        return AnswerStream(drop_invalid_markers(record(), len(excerpts)), finish)
+        def climb() -> Iterator[str]:
+            for i, name in enumerate(ladder):
+                generator = self._rung(i)
+                excerpts = trim_passages(
+                    passages,
+                    scored,
+                    budget=config.context_tokens,
+                    max_passages=config.prompt_passages,
+                    per_passage=config.passage_sentences,
+                    count_tokens=generator.count_tokens,
+                )
+                messages = build_messages(question, [e.passage for e in excerpts], earlier=earlier)
+                raw = generator.stream(
+                    messages, max_tokens=config.max_answer_tokens, temperature=config.temperature
+                )
+                written: list[str] = []
+                last = i == len(ladder) - 1
+                # What is shown never holds a marker to a passage that was not given.
+                shown = drop_invalid_markers(_recorded(raw, written), len(excerpts))
+                held = [] if last else list(shown)
+                if last:
+                    yield from shown
+                answer = self._check(
+                    question,
+                    query,
+                    "".join(written),
+                    excerpts,
+                    generator.prompt_tokens(messages),
+                    strict,
+                    model=name,
+                    escalated=i > 0,
+                )
+                if last or not (answer.abstained or answer.unsupported):
+                    final.append(answer)
+                    yield from held
+                    return
+                if on_status:
+                    on_status(ESCALATING.format(model=name, larger=ladder[i + 1]))
+
+        return AnswerStream(climb(), lambda _text: final[-1])
 
     def _check(
         self,
@@ -475,10 +576,15 @@ class Assistant:
         excerpts: list[Excerpt],
         prompt_tokens: int,
         strict: bool,
+        *,
+        model: str,
+        escalated: bool,
     ) -> Answer:
         """Check a generated answer: citations against the passages given, each sentence
-        against the passages it cites (words of ``query`` are not new claims)."""
+        against the passages it cites, first by its words (those of ``query`` are not new
+        claims), then by the judge. With no sentence supported, the answer abstains."""
         passages = tuple(e.passage for e in excerpts)
+        written = {"model": model, "escalated": escalated, "prompt_tokens": prompt_tokens}
         invalid = tuple(n for n in parse_citations(raw) if not 1 <= n <= len(passages))
         if not raw.strip() or is_abstention(raw):
             return Answer(
@@ -488,19 +594,22 @@ class Assistant:
                 passages=passages,
                 abstained=True,
                 invalid_citations=invalid,
-                prompt_tokens=prompt_tokens,
+                **written,  # type: ignore[arg-type]
             )
-        checked = tuple(
-            check_claims(
-                raw,
-                query,
-                [e.sentences for e in excerpts],
-                self.encoder.encode,
-                threshold=self.config.support_threshold,
-            )
+        checked = check_claims(
+            raw,
+            query,
+            [e.sentences for e in excerpts],
+            self.encoder.encode,
+            threshold=self.config.support_threshold,
         )
+        judge = self.judge
+        if judge is not None:
+            checked = judge_sentences(
+                judge, query, checked, passages, threshold=self.config.judge_threshold
+            )
         shown = [s for s in checked if s.supported or not strict]
-        if not shown:
+        if not any(s.supported for s in checked):
             return Answer(
                 question=question,
                 text=NOTHING_SUPPORTED,
@@ -508,8 +617,8 @@ class Assistant:
                 passages=passages,
                 abstained=True,
                 invalid_citations=invalid,
-                prompt_tokens=prompt_tokens,
-                sentences=checked,
+                sentences=tuple(checked),
+                **written,  # type: ignore[arg-type]
             )
         return Answer(
             question=question,
@@ -517,8 +626,8 @@ class Assistant:
             citations=_citations(passages, shown),
             passages=passages,
             invalid_citations=invalid,
-            prompt_tokens=prompt_tokens,
-            sentences=checked,
+            sentences=tuple(checked),
+            **written,  # type: ignore[arg-type]
         )
 
     def chat(
@@ -535,6 +644,13 @@ class Assistant:
         (``rewrite="words"``, no model), by asking the generator (``"model"``), or not at all
         (``"off"``). Other values of ``mode`` or ``rewrite`` raise :class:`ConfigError`."""
         return Chat(self, where=where, mode=mode, strict=strict, rewrite=rewrite)
+
+
+def _recorded(pieces: Iterable[str], written: list[str]) -> Iterator[str]:
+    """``pieces`` passed on, each also appended to ``written``."""
+    for piece in pieces:
+        written.append(piece)
+        yield piece
 
 
 def _citations(

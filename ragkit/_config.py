@@ -15,6 +15,7 @@ __all__ = ["Config", "default_home"]
 
 DEFAULT_ENCODER = "minilm-l6-v2-int8"
 DEFAULT_GENERATOR = "qwen2.5-coder-0.5b-q4km"
+LARGE_GENERATOR = "qwen2.5-coder-1.5b-q4km"
 TINY_GENERATOR = "smollm2-135m-q4_1"
 
 
@@ -38,7 +39,19 @@ class Config:
 
     home: Path = field(default_factory=default_home)
     encoder: str = DEFAULT_ENCODER
-    generator: str = DEFAULT_GENERATOR
+    # "auto" answers with the ladder: each rung's answer is judged and a failed one goes to
+    # the next, larger model. A pack name answers with that pack alone.
+    generator: str = "auto"
+    ladder: tuple[str, ...] = (DEFAULT_GENERATOR, LARGE_GENERATOR)
+    # The model that judges whether a cited passage states an answer sentence: "auto" is the
+    # largest installed pack of the ladder, else a pack name, or "off" (lexical check only).
+    # Measured on constructed cases, Qwen-0.5B says "no" to right and wrong answers alike
+    # (log-odds -0.7..-0.3) while the 1.5B tells them apart (right +1.8..+2.3, wrong
+    # -0.3..+0.6), so the larger model judges whichever model answered.
+    judge: str = "auto"
+    # Log-odds of the judge's "yes" over "no" at or above which a sentence is supported
+    # (`ragkit eval calibrate --details` prints the trade-off at each threshold).
+    judge_threshold: float = 1.0
     # Chunks stay well under the encoder's 256-token window; MiniLM was trained on short texts.
     chunk_tokens: int = 200
     chunk_overlap: int = 40
@@ -66,8 +79,11 @@ class Config:
     # words and is close enough in meaning (see _support.support; `ragkit eval calibrate`
     # prints true claims passed and fabricated ones flagged at each threshold).
     support_threshold: float = 0.75
-    # Extractive answers quote at most this many sentences.
+    # Extractive answers quote at most this many sentences, and none (abstaining) when the
+    # best sentence's score (cosine to the question + half its share of the question's
+    # words) is below extract_min_score.
     extract_sentences: int = 3
+    extract_min_score: float = 0.0
     n_ctx: int = 4096
     # Answers are one to three short sentences (~30-90 tokens); generation runs at ~40
     # tokens/s on 2 idle cores, so a runaway answer is cut off after ~5 s.
@@ -111,6 +127,11 @@ class Config:
                 f"({self.max_answer_tokens}) + 256 for instructions must fit in n_ctx "
                 f"({self.n_ctx}); raise n_ctx or lower the budgets."
             )
+        object.__setattr__(self, "ladder", tuple(self.ladder))
+        if not self.ladder:
+            raise ConfigError("ladder is empty; name at least one generator pack.")
+        if not math.isfinite(self.judge_threshold):
+            raise ConfigError(f"judge_threshold ({self.judge_threshold}) must be a finite number.")
         if self.busy_timeout < 0:
             raise ConfigError(f"busy_timeout ({self.busy_timeout}) must be >= 0 seconds.")
         if not (math.isfinite(self.verify_after_days) and self.verify_after_days >= 0):

@@ -99,9 +99,14 @@ class AnswerSentence:
     (those not in the question) found there plus half the encoder cosine to its closest
     sentence (about 0..1.5)."""
     supported: bool
-    """Whether ``support`` reaches ``Config.support_threshold``."""
+    """Whether ``support`` reaches ``Config.support_threshold`` and, where a judge ran, its
+    ``verdict`` reaches ``Config.judge_threshold``."""
     inferred: bool = False
     """True when ragkit chose the citations: the model cited nothing that supports it."""
+    verdict: float | None = None
+    """The judge's log-odds that the cited passage states this sentence as an answer to the
+    question (above ``Config.judge_threshold`` passes); ``None`` when no judge ran (the
+    lexical check failed first, or the judge is off)."""
 
     @property
     def cited_text(self) -> str:
@@ -132,6 +137,10 @@ class Answer:
     """``"generate"`` (the language model wrote it) or ``"extractive"`` (quoted sentences)."""
     note: str = ""
     """Why the answer is not what was asked for, e.g. extractive because no generator pack."""
+    model: str | None = None
+    """The generator that wrote the answer (a pack name); ``None`` when no model wrote it."""
+    escalated: bool = False
+    """True when a smaller model's answer failed its check and a larger one answered."""
 
     @property
     def unsupported(self) -> tuple[AnswerSentence, ...]:

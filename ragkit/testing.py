@@ -18,7 +18,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["GeneratorCall", "Messages", "Script", "ScriptedGenerator", "word_pieces"]
+__all__ = [
+    "GeneratorCall",
+    "Messages",
+    "Script",
+    "ScriptedGenerator",
+    "Verdict",
+    "word_pieces",
+]
 
 Messages = Sequence[dict[str, str]]
 """Chat messages as the Assistant builds them: ``{"role": ..., "content": ...}``."""
@@ -26,6 +33,10 @@ Messages = Sequence[dict[str, str]]
 Script = str | Sequence[str] | Callable[[Messages], str | Iterable[str]]
 """What a :class:`ScriptedGenerator` writes: a text (streamed word by word), a sequence of
 pieces (streamed exactly as split), or a function of the messages returning either."""
+
+Verdict = float | Callable[[Messages], float]
+"""A :class:`ScriptedGenerator`'s judgement of yes/no questions: log-odds of "yes" (above 0
+leans yes), fixed or a function of the messages."""
 
 _WORD_PIECE = re.compile(r"\s*\S+\s*|\s+")
 
@@ -60,10 +71,19 @@ class ScriptedGenerator:
     budgets are deterministic too.
     """
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, *, name: str = "scripted", verdict: Verdict = 4.0) -> None:
         self._script = script
+        self._verdict = verdict
+        self._name = name
         self.calls: list[GeneratorCall] = []
-        """Every request received, oldest first."""
+        """Every request to write an answer, oldest first."""
+        self.judged: list[tuple[dict[str, str], ...]] = []
+        """Every yes/no question put to it as a judge, oldest first."""
+
+    @property
+    def name(self) -> str:
+        """The name given (``"scripted"`` unless set), reported as the answer's model."""
+        return self._name
 
     @property
     def last_call(self) -> GeneratorCall:
@@ -85,3 +105,9 @@ class ScriptedGenerator:
         script = self._script(messages) if callable(self._script) else self._script
         pieces = word_pieces(script) if isinstance(script, str) else list(script)
         return iter(pieces)
+
+    def yes_odds(self, messages: Messages) -> float:
+        """The scripted ``verdict``: a fixed log-odds of "yes" (4.0 unless set, a clear yes),
+        or a function of the messages; the question is recorded in :attr:`judged`."""
+        self.judged.append(tuple(dict(m) for m in messages))
+        return float(self._verdict(messages) if callable(self._verdict) else self._verdict)

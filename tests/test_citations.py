@@ -218,10 +218,13 @@ def test_unsupported_sentence_is_shown_unless_strict(scripted: Scripted) -> None
     assert [c.n for c in strict.citations] == [n]
 
 
-def test_strict_with_nothing_supported_abstains_but_keeps_the_sentences(scripted: Scripted) -> None:
+def test_nothing_supported_abstains_but_keeps_the_sentences(scripted: Scripted) -> None:
     kb = scripted(citing(FABRICATED + " [{deposit}]."))
     lenient = kb.ask(DEPOSIT)
-    assert not lenient.abstained and lenient.unsupported == lenient.sentences
+    # An answer none of whose sentences is supported is no answer, strict or not; the
+    # sentences stay in the answer for whoever wants to see the draft.
+    assert lenient.abstained and lenient.unsupported == lenient.sentences
+    assert lenient.citations == () and "supported" in lenient.text
     strict = kb.ask(DEPOSIT, strict=True)
     assert strict.abstained and "don't know" in strict.text and "supported" in strict.text
     assert strict.citations == () and strict.sentences == lenient.sentences

@@ -138,20 +138,17 @@ def test_ask_marks_unsupported_sentences_and_strict_leaves_them_out(
 def test_ask_shows_every_unsupported_sentence_without_strict(
     samples_index: Path, home: Path, scripted_cli: ScriptedCli
 ) -> None:
-    # No sentence is supported: without --strict each is still shown, marked.
+    # No sentence is supported: ragkit abstains, and without --strict the draft is still
+    # shown below, each sentence marked; --strict shows the abstention alone.
     scripted_cli(f"{UNSUPPORTED} [1]. The lobby has a piano [1].")
-    shown = flat(
-        run(
-            "--home",
-            str(home),
-            "--db",
-            str(samples_index),
-            "ask",
-            "How large is the security deposit the tenant pays when signing the lease?",
-        ).output
-    )
+    db = ["--home", str(home), "--db", str(samples_index)]
+    question = "How large is the security deposit the tenant pays when signing the lease?"
+    shown = flat(run(*db, "ask", question).output)
+    assert "I don't know" in shown
     assert f"{UNSUPPORTED} [1]. ⚠ unsupported The lobby has a piano [1]. ⚠ unsupported" in shown
     assert "left out" not in shown
+    strict = flat(run(*db, "ask", "--strict", question).output)
+    assert "I don't know" in strict and "piano" not in strict and "⚠" not in strict
 
 
 def test_search_and_ls_json(samples_index: Path, home: Path) -> None:

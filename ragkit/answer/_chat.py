@@ -10,7 +10,7 @@ or very few content words) has the salient words of the previous turn's query ap
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -151,9 +151,12 @@ class Chat:
         """Answer ``question`` in the context of the conversation and remember the turn."""
         return self.ask_stream(question).answer
 
-    def ask_stream(self, question: str) -> AnswerStream:
+    def ask_stream(
+        self, question: str, *, on_status: Callable[[str], None] | None = None
+    ) -> AnswerStream:
         """As :meth:`ask`, streamed: iterate for the text as it is written, then read
-        ``answer``. The turn is remembered once the answer is complete."""
+        ``answer``. The turn is remembered once the answer is complete. ``on_status`` is
+        told when a larger model takes over (see :meth:`Assistant.ask_stream`)."""
         query = self.query_for(question)
         earlier = self.turns[-1].question if self.turns and query != question else None
         result = self.assistant._ask(
@@ -163,6 +166,7 @@ class Chat:
             mode=self.mode,
             strict=self.strict,
             earlier=earlier,
+            on_status=on_status,
         )
 
         def remember(_text: str) -> Answer:

@@ -25,9 +25,10 @@ __all__ = [
 # Fixed and first in every prompt, so llama.cpp can reuse its KV cache across questions.
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages the user gives you. "
-    "Answer in one to three short sentences. After each sentence, cite the passage it comes "
-    "from as [1], [2], etc. Use only facts stated in the passages. If the passages do not "
-    "contain the answer, reply exactly: I don't know."
+    "Start with the fact that was asked for (a name, number, date or short phrase), then add "
+    "at most one short sentence if it is needed. After each sentence, cite the passage it "
+    "comes from as [1], [2], etc. Use only facts stated in the passages. If the passages do "
+    "not contain the answer, reply exactly: I don't know."
 )
 IDK = "I don't know."
 
@@ -52,7 +53,7 @@ _EXAMPLES = [
         "Passages:\n\n[1] (library-rules.pdf, p. 1)\nThe reading room opens at 9 a.m. on "
         "weekdays and at 10 a.m. on Saturdays.\n\n[2] (loans.md > Borrowing)\nBooks may be "
         "borrowed for 21 days and renewed twice.\n\nQuestion: How long can I keep a book?",
-        "You can borrow a book for 21 days and renew it twice [2].",
+        "21 days, and you can renew the loan twice [2].",
     ),
 ]
 

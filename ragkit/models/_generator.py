@@ -6,6 +6,8 @@ from collections.abc import Generator as GeneratorType
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ragkit._errors import GenerationError, ModelPackError
 from ragkit.models._packs import ModelPack
 
@@ -72,6 +74,66 @@ class Generator:
                 f"llama.cpp cannot load {pack.file('model')} ({exc}); check that the pack "
                 f"{pack.name!r} holds a GGUF this llama-cpp-python supports."
             ) from exc
+        self._verdicts: tuple[list[int], list[int]] | None = None
+
+    @property
+    def name(self) -> str:
+        """The pack's name, reported with every answer this model writes."""
+        return self.pack.name
+
+    def _render(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The chat prompt as tokens, as ``create_chat_completion`` would feed it."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise GenerationError(
+                f"generator pack {self.pack.name!r} has no chat template in its GGUF; a judge "
+                "needs one to put its question."
+            )
+        eos, bos = self.llm.token_eos(), self.llm.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self.llm._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=self.llm._model.token_get_text(bos) if bos != -1 else "",
+        )
+        result = formatter(messages=[_request_message(m) for m in messages])
+        return self.llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+
+    def yes_odds(self, messages: Sequence[dict[str, str]]) -> float:
+        """Log-odds that the model's reply to ``messages`` starts with "yes" rather than "no".
+
+        One forward pass over the prompt, with whatever prefix the last call shared still in
+        llama.cpp's KV cache (a judge's fixed instructions are read once), and no sampling.
+        """
+        if self._verdicts is None:
+            self._verdicts = tuple(  # type: ignore[assignment]
+                sorted({self.llm.tokenize(w.encode(), add_bos=False)[0] for w in words})
+                for words in (("yes", "Yes", " yes", " Yes"), ("no", "No", " no", " No"))
+            )
+        assert self._verdicts is not None
+        tokens = self._render(messages)
+        if len(tokens) >= self.n_ctx:
+            raise GenerationError(
+                f"a judge prompt of {len(tokens)} tokens does not fit the context of "
+                f"{self.n_ctx}; lower context_tokens or raise n_ctx in the configuration."
+            )
+        llm = self.llm
+        # Reuse the cached prefix, but always evaluate at least the last token: the logits
+        # of the position that decides are not kept between calls.
+        keep = min(int(llm.longest_token_prefix(llm._input_ids.tolist(), tokens)), len(tokens) - 1)
+        llm.n_tokens = keep
+        try:
+            llm.eval(tokens[keep:])
+        except RuntimeError as exc:
+            raise GenerationError(
+                f"llama.cpp failed while judging with generator pack {self.pack.name!r}: {exc}."
+            ) from exc
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+        yes, no = (np.logaddexp.reduce(logits[ids].astype(np.float64)) for ids in self._verdicts)
+        return float(yes - no)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in this model's vocabulary."""

@@ -48,7 +48,12 @@ class TextEncoder(Protocol):
 
 @runtime_checkable
 class TextGenerator(Protocol):
-    """A chat model that streams its answer."""
+    """A chat model that streams its answer and can judge a yes/no question."""
+
+    @property
+    def name(self) -> str:
+        """Names the model in answers ("written by ..."): a pack name for packs."""
+        ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in the model's vocabulary."""
@@ -62,4 +67,8 @@ class TextGenerator(Protocol):
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
         """Tokens of the rendered prompt."""
+        ...
+
+    def yes_odds(self, messages: Sequence[dict[str, str]]) -> float:
+        """Log-odds that the reply to ``messages`` (a yes/no question) starts with "yes"."""
         ...
