@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ragkit import ConfigError
+from ragkit import Config, ConfigError
 from ragkit.cli import main
+from ragkit.eval import calibrate_judge
 from ragkit.eval._qa import (
     SquadQuestion,
     _Result,
@@ -140,6 +141,52 @@ def test_row_aggregates_as_defined() -> None:
     assert row.source_in_prompt == 1.0
     assert row.abstain_answerable == 0.5 and row.abstain_unanswerable == 1.0
     assert row.ttft_p50 == 2.0 and row.tokens_per_s == 35.0 and row.prompt_tokens == 100
+    # "it is paris" holds the gold answer; the abstention holds nothing.
+    assert row.contains_gold == 0.5 and row.unflagged_wrong == 0.0
+
+
+def test_unflagged_wrong_counts_wrong_answers_that_look_checked() -> None:
+    a = SquadQuestion("1", "q", ("Paris",), "T#p0")
+    results = [
+        _Result(a, "Lyon [1].", False, {"T#p0"}, {"T#p0"}, 1, 1.0, 1.0, flagged=False),
+        _Result(a, "Lyon [1].", False, {"T#p0"}, {"T#p0"}, 1, 1.0, 1.0, flagged=True),
+        _Result(a, "Paris [1].", False, {"T#p0"}, {"T#p0"}, 1, 1.0, 1.0, flagged=False),
+        _Result(a, "Parisian wine [1].", False, {"T#p0"}, {"T#p0"}, 1, 1.0, 1.0),
+    ]
+    row = _row("ragkit", results)
+    # Wrong and unflagged: the first Lyon only; "Parisian" does not hold the word "Paris".
+    assert row.unflagged_wrong == 0.5 and row.contains_gold == 0.25
+
+
+def test_calibrate_judge_prints_the_trade_off_and_cross_validates_by_article() -> None:
+    def record(article: str, gold: list[str], verdict: float, text: str = "Paris.") -> dict:
+        sentence = {"text": text, "citations": [1], "verdict": verdict, "supported": True}
+        return {
+            "pipeline": "ragkit",
+            "source": f"{article}#p0",
+            "gold": gold,
+            "abstained": False,
+            "sentences": [sentence],
+        }
+
+    records = [
+        # In each article: right answers judged high, unanswerable ones judged low.
+        *(record(a, ["Paris"], 2.2) for a in ("A", "B", "C") for _ in range(3)),
+        *(record(a, [], -0.5) for a in ("A", "B", "C") for _ in range(3)),
+        record("A", ["Rome"], 0.8),  # answered wrong, judged in between
+        {"pipeline": "baseline", "source": "A#p0", "gold": [], "abstained": False},
+    ]
+    report = calibrate_judge(records, Config(judge_threshold=1.0))
+    assert set(report.curves) == {"ragkit"}
+    rows = {t: (a, u, gold, wrong) for t, a, u, gold, wrong in report.curves["ragkit"]}
+    assert rows[1.0] == (pytest.approx(1 / 10), 1.0, 1.0, 0.0)
+    # At -1 nothing is declined, and the wrong answer goes through unflagged.
+    assert rows[-1.0] == (0.0, 0.0, pytest.approx(9 / 10), pytest.approx(1 / 10))
+    chosen, answerable, unanswerable = report.held_out["ragkit"]
+    assert len(chosen) == 3 and unanswerable == 1.0 and answerable <= 0.1
+    lines = report.lines()
+    assert any("leave-one-article-out" in line for line in lines)
+    assert any(line.startswith("ragkit judge +1.0*") for line in lines)
 
 
 def test_eval_qa_runs_end_to_end_with_the_tiny_model(tmp_path: Path, home: Path) -> None:
@@ -173,8 +220,18 @@ def test_eval_qa_runs_end_to_end_with_the_tiny_model(tmp_path: Path, home: Path)
     # Three paragraphs hold every answer: the extractive quotes find each one.
     assert rows["extractive"]["source_in_prompt"] == 1.0
     assert rows["ragkit"]["prompt_tokens"] < rows["baseline"]["prompt_tokens"] * 2
-    text = CliRunner().invoke(main, [*args, "--pipeline", "extractive"], catch_exceptions=False)
+    details = tmp_path / "details.jsonl"
+    text = CliRunner().invoke(
+        main, [*args, "--pipeline", "extractive", "--details", str(details)], catch_exceptions=False
+    )
     assert "token F1 (answerable)" in text.output and "extractive" in text.output
+    assert "unflagged wrong" in text.output and "answer contains gold" in text.output
+    records = [json.loads(line) for line in details.read_text().splitlines()]
+    assert len(records) == 5 and {r["pipeline"] for r in records} == {"extractive"}
+    for r in records:
+        assert set(r) >= {"question", "gold", "answer", "sentences", "abstained", "model", "ttft"}
+    bad = CliRunner().invoke(main, [*args, "--pipeline", "nonsense"])
+    assert bad.exit_code == 1 and "ragkit:PACK" in bad.output
 
 
 def test_eval_calibrate_measures_each_setting(tmp_path: Path, home: Path) -> None:

@@ -5,9 +5,21 @@ Each evaluation measures ragkit against a baseline run in the same process and r
 report whose ``lines()`` print one figure each. The CLI calls only what is exported here.
 """
 
-from ragkit.eval._calibrate import CalibrationReport, evaluate_calibration
+from ragkit.eval._calibrate import (
+    CalibrationReport,
+    JudgeCalibration,
+    calibrate_judge,
+    evaluate_calibration,
+)
 from ragkit.eval._ingest import IngestBench, evaluate_ingest
-from ragkit.eval._qa import PIPELINES, QaReport, SquadData, evaluate_qa, load_squad
+from ragkit.eval._qa import (
+    PIPELINES,
+    QaReport,
+    SquadData,
+    default_pipelines,
+    evaluate_qa,
+    load_squad,
+)
 from ragkit.eval._retrieval import MODES, BeirData, RetrievalRow, evaluate_retrieval, load_beir
 from ragkit.eval._samples import SampleQuestion, SamplesReport, evaluate_samples, load_samples
 from ragkit.eval._scale import ScaleResult, evaluate_scale, summary
@@ -18,12 +30,15 @@ __all__ = [
     "BeirData",
     "CalibrationReport",
     "IngestBench",
+    "JudgeCalibration",
     "QaReport",
     "RetrievalRow",
     "SampleQuestion",
     "SamplesReport",
     "ScaleResult",
     "SquadData",
+    "calibrate_judge",
+    "default_pipelines",
     "evaluate_calibration",
     "evaluate_ingest",
     "evaluate_qa",

@@ -15,6 +15,11 @@ questions, one run prints:
   at each threshold (``support_threshold``).
 
 The generator pack is loaded for its tokenizer only.
+
+With the records of ``ragkit eval qa --details``, :func:`calibrate_judge` prints the judge
+threshold's whole trade-off (abstention on answerable and unanswerable questions, answers
+holding a gold answer, wrong answers left unflagged) and the threshold chosen by
+leave-one-article-out cross-validation, without running a model again.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING
 from ragkit._config import Config
 from ragkit._text import content_words
 from ragkit._types import Passage
+from ragkit.answer._extractive import best_score
 from ragkit.answer._prompt import Excerpt, trim_passages, user_message
 from ragkit.answer._support import (
     ScoredSentence,
@@ -47,12 +53,13 @@ from ragkit.eval._qa import (
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["CalibrationReport", "evaluate_calibration"]
+__all__ = ["CalibrationReport", "JudgeCalibration", "calibrate_judge", "evaluate_calibration"]
 
 SIMILARITIES = (0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
 BUDGETS = (120, 220, 320, 480)
 PASSAGE_COUNTS = (2, 4, 6)
 SUPPORT_THRESHOLDS = (0.55, 0.65, 0.75, 0.85, 0.95)
+EXTRACT_SCORES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 @dataclass
@@ -72,6 +79,8 @@ class CalibrationReport:
     support: list[tuple[float, float, float]] = field(default_factory=list)
     """(threshold, true claims passed, fabricated claims flagged)."""
     claims: int = 0
+    extract: list[tuple[float, float, float | None]] = field(default_factory=list)
+    """(extract_min_score, share of answerable declined, share of unanswerable declined)."""
 
     def lines(self) -> list[str]:
         """A title line, then one line per figure; ``*`` marks the configured value."""
@@ -87,6 +96,11 @@ class CalibrationReport:
             out.append(
                 f"abstain below cosine {t:.2f}{mark(t, 'min_similarity')}  answerable "
                 f"{a:.3f}  unanswerable {'-' if u is None else f'{u:.3f}'}"
+            )
+        for t, a, u in self.extract:
+            out.append(
+                f"extractive abstains below score {t:.2f}{mark(t, 'extract_min_score')}  "
+                f"answerable {a:.3f}  unanswerable {'-' if u is None else f'{u:.3f}'}"
             )
         for b, k, answer, source, tokens in self.budget:
             star = (
@@ -147,9 +161,25 @@ def evaluate_calibration(
                 "context_tokens": config.context_tokens,
                 "prompt_passages": config.prompt_passages,
                 "support_threshold": config.support_threshold,
+                "extract_min_score": config.extract_min_score,
             },
         )
-        report.abstain = _abstention(retrieved, config)
+        report.abstain = _declined(
+            retrieved,
+            lambda r: max((p.similarity for p in r.passages), default=-1.0),
+            sorted({*SIMILARITIES, config.min_similarity}),
+        )
+        # Extractive answers are quoted only for questions retrieval did not decline.
+        kept = [
+            r
+            for r in retrieved
+            if max((p.similarity for p in r.passages), default=-1.0) >= config.min_similarity
+        ]
+        report.extract = _declined(
+            kept,
+            lambda r: best_score(r.scored),
+            sorted({*EXTRACT_SCORES, config.extract_min_score}),
+        )
         answerable = [r for r in retrieved if r.question.answerable]
         report.budget = _budgets(answerable, config, count)
         report.support, report.claims = _support(
@@ -158,14 +188,18 @@ def evaluate_calibration(
     return report
 
 
-def _abstention(
-    retrieved: Sequence[_Retrieved], config: Config
+def _declined(
+    retrieved: Sequence[_Retrieved],
+    score: Callable[[_Retrieved], float],
+    thresholds: Sequence[float],
 ) -> list[tuple[float, float, float | None]]:
+    """For each threshold, the share of answerable and of unanswerable questions whose
+    ``score`` falls below it."""
     best: dict[bool, list[float]] = {True: [], False: []}
     for r in retrieved:
-        best[r.question.answerable].append(max((p.similarity for p in r.passages), default=-1.0))
+        best[r.question.answerable].append(score(r))
     rows = []
-    for t in sorted({*SIMILARITIES, config.min_similarity}):
+    for t in thresholds:
         declined = {k: statistics.fmean(s < t for s in v) if v else None for k, v in best.items()}
         rows.append((t, declined[True] or 0.0, declined[False]))
     return rows
@@ -276,3 +310,149 @@ def _fabricate(
         if normalize_answer(a) not in haystack
     ]
     return rng.choice(others) if others else None
+
+
+JUDGE_THRESHOLDS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
+# Cross-validation picks the threshold that abstains on the most unanswerable questions while
+# abstaining on at most this share of the answerable ones in the other articles.
+MAX_ANSWERABLE_ABSTAIN = 0.10
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """One question's answer from ``eval qa --details``, as the judge threshold reshapes it."""
+
+    article: str
+    answerable: bool
+    golds: tuple[str, ...]
+    declined: bool
+    """The model said it did not know, or nothing was relevant: no threshold changes that."""
+    sentences: tuple[tuple[str, float | None], ...]
+    """Each sentence's text and judge verdict (``None``: it failed the lexical check)."""
+
+    def outcome(self, threshold: float) -> tuple[bool, bool, bool]:
+        """(abstains, holds a gold answer, has a flagged sentence) at ``threshold``."""
+        passed = [v is not None and v >= threshold for _, v in self.sentences]
+        if self.declined or not any(passed):
+            return True, False, False
+        said = f" {normalize_answer(' '.join(t for t, _ in self.sentences))} "
+        gold = any(f" {normalize_answer(g)} " in said for g in self.golds)
+        return False, gold, not all(passed)
+
+
+def _judged(record: dict[str, object]) -> _Judged:
+    sentences = record.get("sentences") or []
+    assert isinstance(sentences, list)
+    golds = record.get("gold") or []
+    assert isinstance(golds, list)
+    return _Judged(
+        article=str(record.get("source", "")).split("#")[0],
+        answerable=bool(golds),
+        golds=tuple(str(g) for g in golds),
+        declined=bool(record.get("abstained")) and not sentences,
+        sentences=tuple((str(s["text"]), s.get("verdict")) for s in sentences),
+    )
+
+
+@dataclass
+class JudgeCalibration:
+    """The judge threshold's trade-off on recorded answers, per pipeline, with the threshold
+    cross-validation across articles would choose and what it gives on held-out articles."""
+
+    current: float
+    curves: dict[str, list[tuple[float, float, float, float, float]]] = field(default_factory=dict)
+    """Per pipeline: (threshold, answerable abstained, unanswerable abstained, answer holds
+    gold of answered answerable, unflagged wrong of answered answerable)."""
+    held_out: dict[str, tuple[list[float], float, float]] = field(default_factory=dict)
+    """Per pipeline: (threshold chosen per held-out article, answerable abstained and
+    unanswerable abstained over the held-out articles)."""
+
+    def lines(self) -> list[str]:
+        out = [f"judge threshold (log-odds of yes), * = current {self.current:+.1f}"]
+        for pipeline, rows in self.curves.items():
+            for t, a, u, gold, wrong in rows:
+                star = "*" if abs(t - self.current) < 1e-9 else " "
+                out.append(
+                    f"{pipeline} judge {t:+.1f}{star}  abstain answerable {a:.3f}  "
+                    f"unanswerable {u:.3f}  answered holding gold {gold:.3f}  "
+                    f"unflagged wrong {wrong:.3f}"
+                )
+            if pipeline in self.held_out:
+                chosen, a, u = self.held_out[pipeline]
+                picks = ", ".join(f"{t:+.1f}" for t in chosen)
+                out.append(
+                    f"{pipeline} leave-one-article-out (abstain answerable <= "
+                    f"{MAX_ANSWERABLE_ABSTAIN:.2f} in the others): chose {picks}; held out: "
+                    f"abstain answerable {a:.3f}  unanswerable {u:.3f}"
+                )
+        return out
+
+
+def _curve(
+    answers: Sequence[_Judged], thresholds: Sequence[float]
+) -> list[tuple[float, float, float, float, float]]:
+    rows = []
+    for t in thresholds:
+        outcomes = [(a, a.outcome(t)) for a in answers]
+        answerable = [o for a, o in outcomes if a.answerable]
+        unanswerable = [o for a, o in outcomes if not a.answerable]
+        answered = [o for o in answerable if not o[0]]
+
+        def share(values: Sequence[bool]) -> float:
+            return statistics.fmean(values) if values else 0.0
+
+        rows.append(
+            (
+                t,
+                share([o[0] for o in answerable]),
+                share([o[0] for o in unanswerable]),
+                share([o[1] for o in answered]),
+                share([not o[1] and not o[2] for o in answered]),
+            )
+        )
+    return rows
+
+
+def _leave_one_article_out(
+    answers: Sequence[_Judged], thresholds: Sequence[float]
+) -> tuple[list[float], float, float] | None:
+    articles = sorted({a.article for a in answers})
+    if len(articles) < 2:
+        return None
+    chosen, held = [], []
+    for article in articles:
+        train = [a for a in answers if a.article != article]
+        fits = [row for row in _curve(train, thresholds) if row[1] <= MAX_ANSWERABLE_ABSTAIN]
+        # The most unanswerable questions declined; on a tie, the lower threshold.
+        best = max(fits, key=lambda row: (row[2], -row[0]), default=None)
+        threshold = best[0] if best else min(thresholds)
+        chosen.append(threshold)
+        held += [(a, a.outcome(threshold)[0]) for a in answers if a.article == article]
+    answerable = [d for a, d in held if a.answerable]
+    unanswerable = [d for a, d in held if not a.answerable]
+    return (
+        chosen,
+        statistics.fmean(answerable) if answerable else 0.0,
+        statistics.fmean(unanswerable) if unanswerable else 0.0,
+    )
+
+
+def calibrate_judge(records: Sequence[dict[str, object]], config: Config) -> JudgeCalibration:
+    """The judge threshold's trade-off from ``ragkit eval qa --details`` records: for each
+    pipeline whose answers were judged, what each threshold would abstain on and let through,
+    and the threshold leave-one-article-out cross-validation picks."""
+    by_pipeline: dict[str, list[_Judged]] = {}
+    for record in records:
+        sentences = record.get("sentences") or []
+        pipeline = str(record.get("pipeline"))
+        if pipeline in ("baseline", "extractive") or not isinstance(sentences, list):
+            continue
+        by_pipeline.setdefault(pipeline, []).append(_judged(record))
+    thresholds = sorted({*JUDGE_THRESHOLDS, config.judge_threshold})
+    report = JudgeCalibration(config.judge_threshold)
+    for pipeline, answers in by_pipeline.items():
+        report.curves[pipeline] = _curve(answers, thresholds)
+        held = _leave_one_article_out(answers, thresholds)
+        if held is not None:
+            report.held_out[pipeline] = held
+    return report

@@ -4,14 +4,16 @@ Every paragraph of the data set is indexed as a document (``Title#p12``), a seed
 questions is asked, and each pipeline answers the same questions in the same run:
 
 - ``ragkit``: :meth:`Assistant.ask` as a user gets it (trimmed prompt, checked citations,
-  abstention);
+  abstention) with the configured model (``auto``, the ladder, by default);
+- ``ragkit:PACK``: the same with one generator pack alone (no ladder), e.g. each rung;
 - ``baseline``: the naive recipe: the top-5 raw chunks stuffed into a plain prompt, no
   trimming, no worked example, no abstention threshold, the model's own markers taken as
   they are;
 - ``extractive``: :meth:`Assistant.ask` with ``mode="extractive"`` (no language model).
 
-The two model pipelines alternate question by question, each on its own llama.cpp instance,
-so each keeps its own KV prefix and both see the same machine load.
+The model pipelines alternate question by question, each on its own llama.cpp instances, so
+each keeps its own KV prefix and all see the same machine load. ``details`` receives one
+JSON line per question and pipeline, so any figure can be audited.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "QaRow",
     "SquadData",
     "SquadQuestion",
+    "default_pipelines",
     "evaluate_qa",
     "exact_match",
     "indexed",
@@ -57,6 +60,7 @@ __all__ = [
 ]
 
 PIPELINES = ("ragkit", "baseline", "extractive")
+"""The fixed pipelines; ``ragkit:PACK`` names ragkit with one generator pack alone."""
 
 BASELINE_SYSTEM = (
     "Answer the question using the passages below. Cite the passages you use as [1], [2], etc. "
@@ -154,6 +158,54 @@ class _Result:
     prompt_tokens: int
     ttft: float | None
     tokens_per_s: float | None
+    flagged: bool = False
+    """Some sentence of the answer failed its check (shown with a warning)."""
+    model: str | None = None
+    escalated: bool = False
+    answer: Answer | None = None
+
+    @property
+    def prediction(self) -> str:
+        return "" if self.abstained else MARKER.sub("", self.text).strip()
+
+    @property
+    def contains_gold(self) -> bool:
+        said = f" {normalize_answer(self.prediction)} "
+        return any(f" {normalize_answer(g)} " in said for g in self.question.answers)
+
+    def details(self, pipeline: str) -> dict[str, object]:
+        """One JSON line of ``--details``: everything a figure is computed from."""
+        sentences = self.answer.sentences if self.answer is not None else ()
+        return {
+            "pipeline": pipeline,
+            "id": self.question.id,
+            "question": self.question.question,
+            "gold": list(self.question.answers),
+            "source": self.question.source,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "cited": sorted(self.cited),
+            "given": sorted(self.given),
+            "sentences": [
+                {
+                    "text": s.text,
+                    "citations": list(s.citations),
+                    "support": round(s.support, 4),
+                    "verdict": None if s.verdict is None else round(s.verdict, 4),
+                    "supported": s.supported,
+                }
+                for s in sentences
+            ],
+            "flagged": self.flagged,
+            "model": self.model,
+            "escalated": self.escalated,
+            "f1": token_f1(self.prediction, self.question.answers)
+            if self.question.answerable
+            else None,
+            "contains_gold": self.contains_gold if self.question.answerable else None,
+            "ttft": self.ttft,
+            "prompt_tokens": self.prompt_tokens,
+        }
 
 
 @dataclass(frozen=True)
@@ -173,6 +225,13 @@ class QaRow:
     ttft_p95: float | None
     tokens_per_s: float | None
     prompt_tokens: float | None
+    contains_gold: float = 0.0
+    """Share of answerable questions whose answer contains a (normalised) gold answer."""
+    unflagged_wrong: float = 0.0
+    """Share of answered answerable questions answered without any gold answer and without
+    any sentence flagged: wrong answers that look checked."""
+    escalated: float | None = None
+    """Share of questions a model answered where a larger model took over."""
 
 
 @dataclass
@@ -189,12 +248,15 @@ class QaReport:
     _FIGURES = (
         ("exact match (answerable)", "exact_match", "{:.3f}"),
         ("token F1 (answerable)", "f1", "{:.3f}"),
+        ("answer contains gold (answerable)", "contains_gold", "{:.3f}"),
+        ("unflagged wrong (answered answerable)", "unflagged_wrong", "{:.3f}"),
         ("citation hit (answered answerable)", "citation_hit", "{:.3f}"),
         ("source paragraph in prompt", "source_in_prompt", "{:.3f}"),
         ("abstain on unanswerable", "abstain_unanswerable", "{:.3f}"),
         ("abstain on answerable", "abstain_answerable", "{:.3f}"),
         ("time to first token p50 (s)", "ttft_p50", "{:.2f}"),
         ("time to first token p95 (s)", "ttft_p95", "{:.2f}"),
+        ("escalated to a larger model", "escalated", "{:.3f}"),
         ("generation tokens/s", "tokens_per_s", "{:.1f}"),
         ("mean prompt tokens", "prompt_tokens", "{:.0f}"),
     )
@@ -210,7 +272,7 @@ class QaReport:
             for row in self.rows:
                 value = getattr(row, name)
                 values.append(f"{row.pipeline} {'-' if value is None else fmt.format(value):>6}")
-            out.append(f"{label:<36} " + "   ".join(values))
+            out.append(f"{label:<38} " + "   ".join(values))
         return out
 
 
@@ -268,6 +330,21 @@ def indexed(
         yield kb
 
 
+def default_pipelines(config: Config) -> list[str]:
+    """ragkit as configured, each generator of the ladder alone, the baseline, extractive."""
+    alone = [f"ragkit:{name}" for name in config.ladder] if config.generator == "auto" else []
+    return ["ragkit", *alone, "baseline", "extractive"]
+
+
+def _check_pipelines(pipelines: Sequence[str]) -> None:
+    unknown = [p for p in pipelines if p not in PIPELINES and not p.startswith("ragkit:")]
+    if unknown:
+        raise ConfigError(
+            f"unknown pipeline(s) {unknown}; choose from {', '.join(PIPELINES)} or ragkit:PACK "
+            "(ragkit with one generator pack alone)."
+        )
+
+
 def evaluate_qa(
     data: SquadData,
     config: Config,
@@ -277,35 +354,52 @@ def evaluate_qa(
     seed: int = 0,
     pipelines: Sequence[str] = PIPELINES,
     workdir: Path | None = None,
+    details: Callable[[dict[str, object]], None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> QaReport:
-    """Index ``data`` into a temporary index and measure each pipeline on one sample."""
-    unknown = [p for p in pipelines if p not in PIPELINES]
-    if unknown:
-        raise ConfigError(f"unknown pipeline(s) {unknown}; choose from {', '.join(PIPELINES)}.")
+    """Index ``data`` into a temporary index and measure each pipeline on one sample;
+    ``details`` receives one record per question and pipeline."""
+    from ragkit._assistant import Assistant
+
+    _check_pipelines(pipelines)
     questions = sample_questions(data.questions, n, seed)
     results: dict[str, list[_Result]] = {p: [] for p in pipelines}
-    with indexed(data, config, workdir, progress) as kb:
+    with indexed(data, config, workdir, progress) as kb, contextlib.ExitStack() as stack:
+        # Each ragkit pipeline gets its own Assistant (and so its own llama.cpp instances and
+        # KV prefixes) over the one index and encoder.
+        assistants = {
+            p: kb
+            if p == "ragkit"
+            else stack.enter_context(
+                Assistant(
+                    kb.db_path,
+                    config.replace(generator=p.removeprefix("ragkit:")),
+                    encoder=kb.encoder,
+                )
+            )
+            for p in pipelines
+            if p.startswith("ragkit")
+        }
         baseline = None
         if "baseline" in pipelines:
             # Its own llama.cpp instance keeps its own KV prefix (the weights are mmapped once).
-            pack = kb.packs.get(config.generator, "generator")
-            baseline = Generator(pack, n_ctx=config.n_ctx, threads=config.n_threads)
+            baseline = Generator(
+                kb.packs.get(kb.ladder()[0], "generator"),
+                n_ctx=config.n_ctx,
+                threads=config.n_threads,
+            )
         for done, question in enumerate(questions, start=1):
-            if "ragkit" in pipelines:
-                started = time.perf_counter()
-                stream = kb.ask_stream(question.question)
-                _, ttft, rate = _timed(iter(stream), kb.generator.count_tokens, started)
-                answer = stream.answer
-                called = not (answer.abstained and answer.prompt_tokens == 0)
-                results["ragkit"].append(
-                    _result(question, answer, ttft if called else None, rate if called else None)
-                )
-            if baseline is not None:
-                results["baseline"].append(_ask_baseline(kb, baseline, question, config))
-            if "extractive" in pipelines:
-                answer = kb.ask(question.question, mode="extractive")
-                results["extractive"].append(_result(question, answer, None, None))
+            for pipeline in pipelines:
+                if pipeline in assistants:
+                    result = _ask_ragkit(assistants[pipeline], question)
+                elif pipeline == "baseline" and baseline is not None:
+                    result = _ask_baseline(kb, baseline, question, config)
+                else:
+                    answer = kb.ask(question.question, mode="extractive")
+                    result = _result(question, answer, None, None)
+                results[pipeline].append(result)
+                if details:
+                    details(result.details(pipeline))
             if progress:
                 progress("asking", done, len(questions))
     report = QaReport(
@@ -317,6 +411,16 @@ def evaluate_qa(
     )
     report.rows = [_row(p, results[p]) for p in pipelines]
     return report
+
+
+def _ask_ragkit(kb: Assistant, question: SquadQuestion) -> _Result:
+    started = time.perf_counter()
+    stream = kb.ask_stream(question.question)
+    count = kb.generator.count_tokens if kb.ladder() else len
+    _, ttft, rate = _timed(iter(stream), count, started)
+    answer = stream.answer
+    called = answer.model is not None
+    return _result(question, answer, ttft if called else None, rate if called else None)
 
 
 def _result(
@@ -331,6 +435,10 @@ def _result(
         answer.prompt_tokens,
         ttft,
         rate,
+        flagged=bool(answer.unsupported),
+        model=answer.model,
+        escalated=answer.escalated,
+        answer=answer,
     )
 
 
@@ -357,6 +465,7 @@ def _ask_baseline(
         generator.prompt_tokens(messages),
         ttft,
         rate,
+        model=generator.name,
     )
 
 
@@ -364,20 +473,18 @@ def _row(pipeline: str, results: list[_Result]) -> QaRow:
     answerable = [r for r in results if r.question.answerable]
     unanswerable = [r for r in results if not r.question.answerable]
     answered = [r for r in answerable if not r.abstained]
+    modelled = [r for r in results if r.model is not None]
 
     def mean(values: Sequence[float]) -> float:
         return statistics.fmean(values) if values else 0.0
-
-    def prediction(r: _Result) -> str:
-        return "" if r.abstained else MARKER.sub("", r.text).strip()
 
     ttfts = [r.ttft for r in results if r.ttft is not None]
     rates = [r.tokens_per_s for r in results if r.tokens_per_s is not None]
     prompts = [r.prompt_tokens for r in results if r.prompt_tokens]
     return QaRow(
         pipeline=pipeline,
-        exact_match=mean([exact_match(prediction(r), r.question.answers) for r in answerable]),
-        f1=mean([token_f1(prediction(r), r.question.answers) for r in answerable]),
+        exact_match=mean([exact_match(r.prediction, r.question.answers) for r in answerable]),
+        f1=mean([token_f1(r.prediction, r.question.answers) for r in answerable]),
         citation_hit=mean([float(r.question.source in r.cited) for r in answered]),
         source_in_prompt=mean([float(r.question.source in r.given) for r in answerable]),
         abstain_unanswerable=mean([float(r.abstained) for r in unanswerable])
@@ -388,4 +495,7 @@ def _row(pipeline: str, results: list[_Result]) -> QaRow:
         ttft_p95=percentile(ttfts, 0.95) if ttfts else None,
         tokens_per_s=statistics.median(rates) if rates else None,
         prompt_tokens=mean(prompts) if prompts else None,
+        contains_gold=mean([float(r.contains_gold) for r in answerable]),
+        unflagged_wrong=mean([float(not r.contains_gold and not r.flagged) for r in answered]),
+        escalated=mean([float(r.escalated) for r in modelled]) if modelled else None,
     )

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragkit._errors import ConfigError
+from ragkit.answer._support import MARKER
+from ragkit.eval._qa import normalize_answer
 
 if TYPE_CHECKING:
     from ragkit._assistant import Assistant
@@ -99,6 +101,12 @@ class SampleResult:
     """The extractive answer cites the source."""
     answer: str
     """The generated answer's text."""
+    holds_answer: bool | None = None
+    """The generated answer contains the expected answer (normalised as SQuAD does);
+    ``None`` when the question gives none."""
+    model: str | None = None
+    """The generator that wrote the answer."""
+    escalated: bool = False
 
 
 @dataclass
@@ -113,8 +121,13 @@ class SamplesReport:
     results: list[SampleResult] = field(default_factory=list)
     retrieval_hit: float = 0.0
     generate_citation_hit: float = 0.0
+    generate_answer_hit: float = 0.0
+    """Share of questions with an expected answer whose generated answer contains it."""
+    generate_both: int = 0
+    """Questions answered citing the source and containing the expected answer."""
     extractive_citation_hit: float = 0.0
     abstentions: int = 0
+    escalations: int = 0
 
     def lines(self) -> list[str]:
         """A title, one line per question, then one line per figure."""
@@ -130,15 +143,20 @@ class SamplesReport:
         for r in self.results:
             where = f"{r.source}" + (f" p. {r.page}" if r.page is not None else "")
             generated = "abstained" if r.abstained else f"cites {mark(r.generated_cites)}"
+            holds = "-  " if r.holds_answer is None else mark(r.holds_answer)
+            by = f"{r.model}{' (escalated)' if r.escalated else ''}" if r.model else "no model"
             out.append(
-                f"retrieved {mark(r.retrieved)}  generate {generated:<9}  extractive "
-                f"cites {mark(r.extractive_cites)}  {r.question} ({where})"
+                f"retrieved {mark(r.retrieved)}  generate {generated:<9} answer {holds} "
+                f"extractive cites {mark(r.extractive_cites)}  {r.question} ({where}; {by})"
             )
         out += [
             f"retrieval hit (source among the passages)  {self.retrieval_hit:.3f}",
             f"generate citation hit                      {self.generate_citation_hit:.3f}",
+            f"generate answer holds the expected answer  {self.generate_answer_hit:.3f}",
+            f"generate cites the source and holds it     {self.generate_both} of {n}",
             f"extractive citation hit                    {self.extractive_citation_hit:.3f}",
             f"generate abstentions                       {self.abstentions} of {n}",
+            f"escalated to a larger model                {self.escalations} of {n}",
         ]
         return out
 
@@ -153,7 +171,8 @@ def evaluate_samples(
     """Ask each question of ``kb`` (an Assistant over the questions' corpus, with the
     generator to measure) and check where the answers' sources come from."""
     passages = kb.config.ask_passages
-    report = SamplesReport(name, kb.config.generator, passages)
+    ladder = " then ".join(kb.ladder()) or "none installed"
+    report = SamplesReport(name, ladder, passages)
     for done, case in enumerate(questions, start=1):
         searched = kb.search(case.question, k=passages)
         generated = kb.ask(case.question)
@@ -168,6 +187,13 @@ def evaluate_samples(
                 abstained=generated.abstained,
                 extractive_cites=case.found_in((c.path, c.page) for c in extractive.citations),
                 answer=generated.text,
+                holds_answer=None
+                if case.answer is None
+                else not generated.abstained
+                and f" {normalize_answer(case.answer)} "
+                in f" {normalize_answer(MARKER.sub('', generated.text))} ",
+                model=generated.model,
+                escalated=generated.escalated,
             )
         )
         if progress:
@@ -178,6 +204,11 @@ def evaluate_samples(
 
     report.retrieval_hit = share([r.retrieved for r in report.results])
     report.generate_citation_hit = share([r.generated_cites for r in report.results])
+    report.generate_answer_hit = share(
+        [r.holds_answer for r in report.results if r.holds_answer is not None]
+    )
+    report.generate_both = sum(bool(r.generated_cites and r.holds_answer) for r in report.results)
     report.extractive_citation_hit = share([r.extractive_cites for r in report.results])
     report.abstentions = sum(r.abstained for r in report.results)
+    report.escalations = sum(r.escalated for r in report.results)
     return report
