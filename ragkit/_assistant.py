@@ -162,16 +162,16 @@ class Assistant:
     @property
     def judge(self) -> TextGenerator | None:
         """The model that judges answers, loaded on first use: ``Config.judge``, where
-        ``"auto"`` is the largest installed pack of ``Config.ladder`` (whichever model
-        answers); ``None`` when judging is off or no pack of the ladder is installed."""
+        ``"auto"`` is the last pack of ``Config.ladder`` (the largest) when it is installed,
+        whichever model answers; ``None`` when judging is off or that pack is missing."""
         if self._judge is None and self.config.judge != "off":
             name = self.config.judge
             if name == "auto":
-                installed = {p.name for p in self.packs.list() if p.kind == "generator"}
-                found = [n for n in self.config.ladder if n in installed]
-                if not found:
+                # A smaller model is no judge (see Config.judge): without the largest
+                # rung, answers get the lexical check alone.
+                name = self.config.ladder[-1]
+                if not any(p.name == name and p.kind == "generator" for p in self.packs.list()):
                     return None
-                name = found[-1]
             # Its own llama.cpp instance (the weights are mmapped once): judging never
             # evicts an answer prompt's cached prefix, and a judge prompt is short.
             self._judge = self._load_generator(name, _JUDGE_CTX)

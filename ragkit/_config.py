@@ -44,7 +44,8 @@ class Config:
     generator: str = "auto"
     ladder: tuple[str, ...] = (DEFAULT_GENERATOR, LARGE_GENERATOR)
     # The model that judges whether a cited passage states an answer sentence: "auto" is the
-    # largest installed pack of the ladder, else a pack name, or "off" (lexical check only).
+    # ladder's last (largest) pack when installed, else none; a pack name; or "off" (the
+    # lexical check alone).
     # Measured on constructed cases, Qwen-0.5B says "no" to right and wrong answers alike
     # (log-odds -0.7..-0.3) while the 1.5B tells them apart (right +1.8..+2.3, wrong
     # -0.3..+0.6), so the larger model judges whichever model answered.

@@ -144,7 +144,10 @@ def test_the_auto_ladder_is_the_installed_packs_of_the_configuration_in_order(
     auto = Config(home=home)
     assert auto.generator == "auto" and auto.ladder == (DEFAULT_GENERATOR, LARGE_GENERATOR)
     assert [p.name for p in ModelPacks(auto).list()] == [DEFAULT_GENERATOR]
-    assert Assistant(tmp_path / "i.db", auto).ladder() == [DEFAULT_GENERATOR]
+    kb = Assistant(tmp_path / "i.db", auto)
+    assert kb.ladder() == [DEFAULT_GENERATOR]
+    # Without the largest pack nothing judges: a small model is no judge (Config.judge).
+    assert kb.judge is None
     one = auto.replace(generator=LARGE_GENERATOR)
     assert Assistant(tmp_path / "i.db", one).ladder() == [LARGE_GENERATOR]
     reordered = auto.replace(ladder=[LARGE_GENERATOR, DEFAULT_GENERATOR])

@@ -12,6 +12,7 @@ from ragkit._errors import GenerationError, ModelPackError
 from ragkit.models._packs import ModelPack
 
 if TYPE_CHECKING:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
     from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 __all__ = ["Generator"]
@@ -75,6 +76,7 @@ class Generator:
                 f"{pack.name!r} holds a GGUF this llama-cpp-python supports."
             ) from exc
         self._verdicts: tuple[list[int], list[int]] | None = None
+        self._formatter: Jinja2ChatFormatter | None = None
 
     @property
     def name(self) -> str:
@@ -83,21 +85,22 @@ class Generator:
 
     def _render(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """The chat prompt as tokens, as ``create_chat_completion`` would feed it."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise GenerationError(
-                f"generator pack {self.pack.name!r} has no chat template in its GGUF; a judge "
-                "needs one to put its question."
+            template = self.llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise GenerationError(
+                    f"generator pack {self.pack.name!r} has no chat template in its GGUF; a "
+                    "judge needs one to put its question."
+                )
+            eos, bos = self.llm.token_eos(), self.llm.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=self.llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=self.llm._model.token_get_text(bos) if bos != -1 else "",
             )
-        eos, bos = self.llm.token_eos(), self.llm.token_bos()
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=self.llm._model.token_get_text(eos) if eos != -1 else "",
-            bos_token=self.llm._model.token_get_text(bos) if bos != -1 else "",
-        )
-        result = formatter(messages=[_request_message(m) for m in messages])
+        result = self._formatter(messages=[_request_message(m) for m in messages])
         return self.llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
