@@ -8,9 +8,13 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragkit._config import Config
 from ragkit._errors import RagkitError
+
+if TYPE_CHECKING:
+    from ragkit.models import ModelPacks
 
 __all__ = ["Check", "doctor"]
 
@@ -150,7 +154,24 @@ def _packs(config: Config) -> list[Check]:
                     "rebuild the pack with the pinned build versions",
                 )
             )
+    checks.append(_judge(config, packs))
     return checks
+
+
+def _judge(config: Config, packs: ModelPacks) -> Check:
+    """Which model judges answers (``Config.judge``), or that only words are checked."""
+    name = config.ladder[-1] if config.judge == "auto" else config.judge
+    installed = {p.name for p in packs.list() if p.kind == "generator"}
+    if config.judge == "off":
+        return Check(name="judge", ok=True, detail="off: answers get the lexical check alone")
+    if name in installed:
+        return Check(name="judge", ok=True, detail=f"{name} judges every answer sentence")
+    return Check(
+        name="judge",
+        ok=config.judge == "auto",
+        detail=f"{name} is not installed, so answers get the lexical check alone "
+        "(ragkit models build --only large adds it)",
+    )
 
 
 def _index_permissions(db: Path, *, given: bool) -> Check:

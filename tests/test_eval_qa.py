@@ -186,7 +186,7 @@ def test_calibrate_judge_prints_the_trade_off_and_cross_validates_by_article() -
     assert len(chosen) == 3 and unanswerable == 1.0 and answerable <= 0.1
     lines = report.lines()
     assert any("leave-one-article-out" in line for line in lines)
-    assert any(line.startswith("ragkit judge +1.0*") for line in lines)
+    assert any(line.startswith("ragkit judge +1.00*") for line in lines)
 
 
 def test_eval_qa_runs_end_to_end_with_the_tiny_model(tmp_path: Path, home: Path) -> None:

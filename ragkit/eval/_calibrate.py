@@ -312,7 +312,7 @@ def _fabricate(
     return rng.choice(others) if others else None
 
 
-JUDGE_THRESHOLDS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
+JUDGE_THRESHOLDS = (-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
 # Cross-validation picks the threshold that abstains on the most unanswerable questions while
 # abstaining on at most this share of the answerable ones in the other articles.
 MAX_ANSWERABLE_ABSTAIN = 0.10
@@ -338,6 +338,29 @@ class _Judged:
         said = f" {normalize_answer(' '.join(t for t, _ in self.sentences))} "
         gold = any(f" {normalize_answer(g)} " in said for g in self.golds)
         return False, gold, not all(passed)
+
+
+@dataclass(frozen=True)
+class _Climbed:
+    """A question as the ladder would answer it at a threshold: the first rung's answer
+    when it passes (answered, nothing flagged), else the next rung's."""
+
+    rungs: tuple[_Judged, ...]
+
+    @property
+    def article(self) -> str:
+        return self.rungs[0].article
+
+    @property
+    def answerable(self) -> bool:
+        return self.rungs[0].answerable
+
+    def outcome(self, threshold: float) -> tuple[bool, bool, bool]:
+        for rung in self.rungs[:-1]:
+            abstains, gold, flagged = rung.outcome(threshold)
+            if not abstains and not flagged:
+                return abstains, gold, flagged
+        return self.rungs[-1].outcome(threshold)
 
 
 def _judged(record: dict[str, object]) -> _Judged:
@@ -368,18 +391,21 @@ class JudgeCalibration:
     unanswerable abstained over the held-out articles)."""
 
     def lines(self) -> list[str]:
-        out = [f"judge threshold (log-odds of yes), * = current {self.current:+.1f}"]
+        out = [
+            f"judge threshold (log-odds of yes), * = current {self.current:+.2f}; "
+            "auto-replayed = the ladder replayed from each rung alone"
+        ]
         for pipeline, rows in self.curves.items():
             for t, a, u, gold, wrong in rows:
                 star = "*" if abs(t - self.current) < 1e-9 else " "
                 out.append(
-                    f"{pipeline} judge {t:+.1f}{star}  abstain answerable {a:.3f}  "
+                    f"{pipeline} judge {t:+.2f}{star}  abstain answerable {a:.3f}  "
                     f"unanswerable {u:.3f}  answered holding gold {gold:.3f}  "
                     f"unflagged wrong {wrong:.3f}"
                 )
             if pipeline in self.held_out:
                 chosen, a, u = self.held_out[pipeline]
-                picks = ", ".join(f"{t:+.1f}" for t in chosen)
+                picks = ", ".join(f"{t:+.2f}" for t in chosen)
                 out.append(
                     f"{pipeline} leave-one-article-out (abstain answerable <= "
                     f"{MAX_ANSWERABLE_ABSTAIN:.2f} in the others): chose {picks}; held out: "
@@ -389,7 +415,7 @@ class JudgeCalibration:
 
 
 def _curve(
-    answers: Sequence[_Judged], thresholds: Sequence[float]
+    answers: Sequence[_Judged | _Climbed], thresholds: Sequence[float]
 ) -> list[tuple[float, float, float, float, float]]:
     rows = []
     for t in thresholds:
@@ -414,7 +440,7 @@ def _curve(
 
 
 def _leave_one_article_out(
-    answers: Sequence[_Judged], thresholds: Sequence[float]
+    answers: Sequence[_Judged | _Climbed], thresholds: Sequence[float]
 ) -> tuple[list[float], float, float] | None:
     articles = sorted({a.article for a in answers})
     if len(articles) < 2:
@@ -440,14 +466,29 @@ def _leave_one_article_out(
 def calibrate_judge(records: Sequence[dict[str, object]], config: Config) -> JudgeCalibration:
     """The judge threshold's trade-off from ``ragkit eval qa --details`` records: for each
     pipeline whose answers were judged, what each threshold would abstain on and let through,
-    and the threshold leave-one-article-out cross-validation picks."""
-    by_pipeline: dict[str, list[_Judged]] = {}
+    and the threshold leave-one-article-out cross-validation picks. With every rung of
+    ``Config.ladder`` measured alone (``ragkit:PACK`` pipelines), the ladder is replayed at
+    each threshold too; a recorded ``ragkit`` run escalated at its own threshold only."""
+    by_pipeline: dict[str, list[_Judged | _Climbed]] = {}
+    by_id: dict[str, dict[str, _Judged]] = {}
     for record in records:
         sentences = record.get("sentences") or []
         pipeline = str(record.get("pipeline"))
         if pipeline in ("baseline", "extractive") or not isinstance(sentences, list):
             continue
-        by_pipeline.setdefault(pipeline, []).append(_judged(record))
+        judged = _judged(record)
+        by_pipeline.setdefault(pipeline, []).append(judged)
+        by_id.setdefault(str(record.get("id")), {})[pipeline] = judged
+    # The ladder's answers at every threshold, from each rung's answers alone: a recorded
+    # ladder run escalated at one threshold only.
+    solo = [f"ragkit:{name}" for name in config.ladder]
+    if len(solo) > 1 and all(p in by_pipeline for p in solo):
+        climbed: list[_Judged | _Climbed] = [
+            _Climbed(tuple(found[p] for p in solo))
+            for found in by_id.values()
+            if all(p in found for p in solo)
+        ]
+        by_pipeline["auto-replayed"] = climbed
     thresholds = sorted({*JUDGE_THRESHOLDS, config.judge_threshold})
     report = JudgeCalibration(config.judge_threshold)
     for pipeline, answers in by_pipeline.items():
