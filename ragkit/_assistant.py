@@ -559,7 +559,7 @@ class Assistant:
                     model=name,
                     escalated=i > 0,
                 )
-                if last or not (answer.abstained or answer.unsupported):
+                if last or _passes(answer, config.escalate_below):
                     final.append(answer)
                     yield from held
                     return
@@ -644,6 +644,14 @@ class Assistant:
         (``rewrite="words"``, no model), by asking the generator (``"model"``), or not at all
         (``"off"``). Other values of ``mode`` or ``rewrite`` raise :class:`ConfigError`."""
         return Chat(self, where=where, mode=mode, strict=strict, rewrite=rewrite)
+
+
+def _passes(answer: Answer, threshold: float) -> bool:
+    """Whether a lower rung's answer stands: answered, every sentence supported and judged
+    at least ``threshold`` (a sentence no judge saw stands on the lexical check)."""
+    return not answer.abstained and all(
+        s.supported and (s.verdict is None or s.verdict >= threshold) for s in answer.sentences
+    )
 
 
 def _recorded(pieces: Iterable[str], written: list[str]) -> Iterator[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ragkit import Answer, Assistant, Config, ModelPacks, TextEncoder
+from ragkit import Answer, Assistant, Config, ConfigError, ModelPacks, TextEncoder
 from ragkit._config import DEFAULT_GENERATOR, LARGE_GENERATOR
 from ragkit.answer._judge import JUDGE_SYSTEM
 from ragkit.cli import main
@@ -177,3 +177,22 @@ def test_the_cli_says_which_model_answered_and_that_it_escalated(
     assert JUDGED_RIGHT in text and f"{JUDGED_WRONG} [" not in text
     as_json = CliRunner().invoke(main, [*db, "ask", "--json", DEPOSIT], catch_exceptions=False)
     assert '"model": "large"' in as_json.output and '"escalated": true' in as_json.output
+
+
+def test_a_lower_rung_must_convince_the_judge_more_than_a_final_answer(
+    samples_index: Path, config: Config, encoder: TextEncoder
+) -> None:
+    # Judged between the two thresholds: good enough to stand as a final answer, not to
+    # keep the larger model from answering.
+    between = (config.judge_threshold + config.escalate_below) / 2
+    rungs = [
+        ScriptedGenerator(writes(JUDGED_RIGHT), name="small"),
+        ScriptedGenerator(writes(JUDGED_RIGHT), name="large"),
+    ]
+    judge = ScriptedGenerator("unused", verdict=between)
+    kb = Assistant(samples_index, config, encoder=encoder, generator=rungs, judge=judge)
+    answer = kb.ask(DEPOSIT)
+    assert answer.model == "large" and answer.escalated and not answer.abstained
+    assert answer.sentences[0].supported and answer.sentences[0].verdict == between
+    with pytest.raises(ConfigError, match="escalate_below"):
+        config.replace(escalate_below=config.judge_threshold - 0.1)

@@ -346,6 +346,9 @@ class _Climbed:
     when it passes (answered, nothing flagged), else the next rung's."""
 
     rungs: tuple[_Judged, ...]
+    accept: float
+    """A lower rung's answer stands only when it passes at this threshold too
+    (``Config.escalate_below``)."""
 
     @property
     def article(self) -> str:
@@ -357,7 +360,7 @@ class _Climbed:
 
     def outcome(self, threshold: float) -> tuple[bool, bool, bool]:
         for rung in self.rungs[:-1]:
-            abstains, gold, flagged = rung.outcome(threshold)
+            abstains, gold, flagged = rung.outcome(max(threshold, self.accept))
             if not abstains and not flagged:
                 return abstains, gold, flagged
         return self.rungs[-1].outcome(threshold)
@@ -383,6 +386,7 @@ class JudgeCalibration:
     cross-validation across articles would choose and what it gives on held-out articles."""
 
     current: float
+    escalate_below: float
     curves: dict[str, list[tuple[float, float, float, float, float]]] = field(default_factory=dict)
     """Per pipeline: (threshold, answerable abstained, unanswerable abstained, answer holds
     gold of answered answerable, unflagged wrong of answered answerable)."""
@@ -393,7 +397,8 @@ class JudgeCalibration:
     def lines(self) -> list[str]:
         out = [
             f"judge threshold (log-odds of yes), * = current {self.current:+.2f}; "
-            "auto-replayed = the ladder replayed from each rung alone"
+            f"auto-replayed = the ladder replayed from each rung alone, a lower rung's "
+            f"answer standing at {self.escalate_below:+.2f} or more"
         ]
         for pipeline, rows in self.curves.items():
             for t, a, u, gold, wrong in rows:
@@ -484,13 +489,13 @@ def calibrate_judge(records: Sequence[dict[str, object]], config: Config) -> Jud
     solo = [f"ragkit:{name}" for name in config.ladder]
     if len(solo) > 1 and all(p in by_pipeline for p in solo):
         climbed: list[_Judged | _Climbed] = [
-            _Climbed(tuple(found[p] for p in solo))
+            _Climbed(tuple(found[p] for p in solo), config.escalate_below)
             for found in by_id.values()
             if all(p in found for p in solo)
         ]
         by_pipeline["auto-replayed"] = climbed
     thresholds = sorted({*JUDGE_THRESHOLDS, config.judge_threshold})
-    report = JudgeCalibration(config.judge_threshold)
+    report = JudgeCalibration(config.judge_threshold, config.escalate_below)
     for pipeline, answers in by_pipeline.items():
         report.curves[pipeline] = _curve(answers, thresholds)
         held = _leave_one_article_out(answers, thresholds)

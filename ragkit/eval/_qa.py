@@ -293,15 +293,16 @@ def _timed(
 ) -> tuple[str, float | None, float | None]:
     """Consume a stream: its text, seconds from ``started`` (when the question was asked) to
     its first piece, and generated tokens per second."""
-    first = None
+    first = ended = None
     text = []
     for piece in pieces:
+        # The last piece's time, not the stream's end: checks run after the last piece.
+        ended = time.perf_counter()
         if first is None:
-            first = time.perf_counter()
+            first = ended
         text.append(piece)
-    ended = time.perf_counter()
     written = "".join(text)
-    if first is None:
+    if first is None or ended is None:
         return written, None, None
     tokens = count_tokens(written)
     rate = (tokens - 1) / (ended - first) if tokens > 1 and ended > first else None
@@ -420,7 +421,9 @@ def _ask_ragkit(kb: Assistant, question: SquadQuestion) -> _Result:
     _, ttft, rate = _timed(iter(stream), count, started)
     answer = stream.answer
     called = answer.model is not None
-    return _result(question, answer, ttft if called else None, rate if called else None)
+    # A lower rung's answer is shown whole once checked: no writing speed to measure.
+    streamed = called and answer.model == kb.ladder()[-1]
+    return _result(question, answer, ttft if called else None, rate if streamed else None)
 
 
 def _result(
