@@ -88,9 +88,12 @@ class Config:
     support_threshold: float = 0.75
     # Extractive answers quote at most this many sentences, and none (abstaining) when the
     # best sentence's score (cosine to the question + half its share of the question's
-    # words) is below extract_min_score.
+    # words) is below extract_min_score. Measured with `ragkit eval calibrate` on SQuAD 2.0
+    # dev part A (300 + 300): 0.6 declines 0.7% of answerable questions (0.7: 6.1%); on the
+    # sample documents the answerable questions' best sentences score 0.77 and more, a
+    # question they say nothing about (amoxicillin dosage) 0.49.
     extract_sentences: int = 3
-    extract_min_score: float = 0.0
+    extract_min_score: float = 0.6
     n_ctx: int = 4096
     # Answers are one to three short sentences (~30-90 tokens); generation runs at ~40
     # tokens/s on 2 idle cores, so a runaway answer is cut off after ~5 s.

@@ -79,6 +79,17 @@ def test_extractive_quotes_the_documents_without_a_model(
         assert sentence.supported and sentence.text in source
 
 
+def test_extractive_abstains_when_no_sentence_answers(samples_copy: Path, config: Config) -> None:
+    # Nothing in the documents is about amoxicillin; the closest sentences are about
+    # prescription refills and vaccine prices, and quoting them would answer what the
+    # documents do not say.
+    with Assistant(samples_copy, config.replace(generator="no-such-pack")) as kb:
+        answer = kb.ask("What is the dosage of amoxicillin for children?", mode="extractive")
+    assert answer.abstained and answer.mode == "extractive"
+    assert answer.citations == () and answer.sentences == () and answer.passages
+    assert "don't know" in answer.text
+
+
 def test_no_generator_pack_falls_back_to_extractive(
     tmp_path: Path, samples_index: Path, config: Config
 ) -> None:
