@@ -200,7 +200,12 @@ def test_a_mistyped_choice_is_a_config_error(tmp_path: Path, call: object, messa
 # messages ----------------------------------------------------------------------------------
 
 # Options of other programs that an SDK message may tell the user to run.
-_OTHER_PROGRAMS_FLAGS = {"--no-deps", "--decrypt", "--enable-loadable-sqlite-extensions"}
+_OTHER_PROGRAMS_FLAGS = {
+    "--no-deps",
+    "--require-hashes",
+    "--decrypt",
+    "--enable-loadable-sqlite-extensions",
+}
 _CLI_COMMAND = re.compile(r"`ragkit |\bragkit (ingest|ask|chat|search|ls|rm|models|eval|doctor)\b")
 
 

@@ -109,8 +109,17 @@ def test_eval_samples_counts_what_each_answer_cites(
     assert report.extractive_citation_hit == pytest.approx(
         sum(r.extractive_cites for r in report.results) / len(cases)
     )
+    # The scripted model quotes the source's sentences, so an answer holds the expected
+    # answer only where that sentence is quoted; every answer is written by "scripted".
+    assert all(r.model == "scripted" and not r.escalated for r in report.results if not r.abstained)
+    holding = [r.holds_answer for r in report.results if r.holds_answer is not None]
+    assert report.generate_answer_hit == pytest.approx(sum(holding) / len(holding))
+    assert report.generate_both == sum(
+        bool(r.generated_cites and r.holds_answer) for r in report.results
+    )
+    assert not any(r.holds_answer for r in report.results if r.abstained)
     lines = report.lines()
-    assert len(lines) == 1 + len(cases) + 4
+    assert len(lines) == 1 + len(cases) + 7
     assert lines[1 + len(cases)].endswith("1.000")  # the retrieval hit line
     assert json.loads(json.dumps(dataclasses.asdict(report)))["passages"] == config.ask_passages
 
