@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -102,6 +103,7 @@ class Assistant:
         # A given ladder's last rung judges, as the largest installed pack does for packs.
         default_judge = given[-1] if given and self.config.judge != "off" else None
         self._judge: TextGenerator | None = judge or default_judge
+        self._installed: frozenset[str] | None = None
         self._index: Index | None = None
         self._may_create = False
 
@@ -135,16 +137,22 @@ class Assistant:
             if config.generator != "auto":
                 self._ladder = [config.generator]
             else:
-                installed = {p.name for p in self.packs.list() if p.kind == "generator"}
+                installed = self._installed_generators()
                 self._ladder = [name for name in config.ladder if name in installed]
             self._rungs = [None] * len(self._ladder)
         return list(self._ladder)
 
+    def _installed_generators(self) -> frozenset[str]:
+        """The installed generator packs' names, from their manifests, read once."""
+        if self._installed is None:
+            self._installed = frozenset(p.name for p in self.packs.list() if p.kind == "generator")
+        return self._installed
+
     def _rung(self, i: int) -> TextGenerator:
-        self.ladder()
+        name = self.ladder()[i]
         rung = self._rungs[i]
         if rung is None:
-            rung = self._rungs[i] = self._load_generator(self._ladder[i], self.config.n_ctx)  # type: ignore[index]
+            rung = self._rungs[i] = self._load_generator(name, self.config.n_ctx)
         return rung
 
     def _load_generator(self, name: str, n_ctx: int) -> Generator:
@@ -161,17 +169,12 @@ class Assistant:
 
     @property
     def judge(self) -> TextGenerator | None:
-        """The model that judges answers, loaded on first use: ``Config.judge``, where
-        ``"auto"`` is the last pack of ``Config.ladder`` (the largest) when it is installed,
-        whichever model answers; ``None`` when judging is off or that pack is missing."""
-        if self._judge is None and self.config.judge != "off":
-            name = self.config.judge
-            if name == "auto":
-                # A smaller model is no judge (see Config.judge): without the largest
-                # rung, answers get the lexical check alone.
-                name = self.config.ladder[-1]
-                if not any(p.name == name and p.kind == "generator" for p in self.packs.list()):
-                    return None
+        """The model that judges answers, loaded on first use (:meth:`Config.judge_pack`,
+        whichever model answers); ``None`` when judging is off or the judge is missing."""
+        if self._judge is None:
+            name = self.config.judge_pack(self._installed_generators())
+            if name is None:
+                return None
             # Its own llama.cpp instance (the weights are mmapped once): judging never
             # evicts an answer prompt's cached prefix, and a judge prompt is short.
             self._judge = self._load_generator(name, _JUDGE_CTX)
@@ -481,13 +484,8 @@ class Assistant:
             )
         scored = score_sentences(query, [p.text for p in passages], self.encoder.encode)
         note = ""
-        # A loaded generator proves a generator pack exists: the packs' manifests are read
-        # only until the first one loads, not on every question.
-        if (
-            mode == "generate"
-            and not any(self._rungs)
-            and not any(p.kind == "generator" for p in self.packs.list())
-        ):
+        # A generator given or loaded proves one exists without reading the manifests.
+        if mode == "generate" and not any(self._rungs) and not self._installed_generators():
             mode, note = "extractive", NO_GENERATOR.format(models=self.config.models_dir)
         if mode == "extractive":
             shown, picked = extract(
@@ -584,18 +582,20 @@ class Assistant:
         against the passages it cites, first by its words (those of ``query`` are not new
         claims), then by the judge. With no sentence supported, the answer abstains."""
         passages = tuple(e.passage for e in excerpts)
-        written = {"model": model, "escalated": escalated, "prompt_tokens": prompt_tokens}
         invalid = tuple(n for n in parse_citations(raw) if not 1 <= n <= len(passages))
+        # What every outcome of the check shares: the question, what the model was given
+        # and which model wrote it.
+        answer = functools.partial(
+            Answer,
+            question=question,
+            passages=passages,
+            invalid_citations=invalid,
+            prompt_tokens=prompt_tokens,
+            model=model,
+            escalated=escalated,
+        )
         if not raw.strip() or is_abstention(raw):
-            return Answer(
-                question=question,
-                text=IDK,
-                citations=(),
-                passages=passages,
-                abstained=True,
-                invalid_citations=invalid,
-                **written,  # type: ignore[arg-type]
-            )
+            return answer(text=IDK, citations=(), abstained=True)
         checked = check_claims(
             raw,
             query,
@@ -608,26 +608,15 @@ class Assistant:
             checked = judge_sentences(
                 judge, query, checked, passages, threshold=self.config.judge_threshold
             )
-        shown = [s for s in checked if s.supported or not strict]
         if not any(s.supported for s in checked):
-            return Answer(
-                question=question,
-                text=NOTHING_SUPPORTED,
-                citations=(),
-                passages=passages,
-                abstained=True,
-                invalid_citations=invalid,
-                sentences=tuple(checked),
-                **written,  # type: ignore[arg-type]
+            return answer(
+                text=NOTHING_SUPPORTED, citations=(), abstained=True, sentences=tuple(checked)
             )
-        return Answer(
-            question=question,
+        shown = [s for s in checked if s.supported or not strict]
+        return answer(
             text=render(shown),
             citations=_citations(passages, shown),
-            passages=passages,
-            invalid_citations=invalid,
             sentences=tuple(checked),
-            **written,  # type: ignore[arg-type]
         )
 
     def chat(

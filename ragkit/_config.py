@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,16 @@ class Config:
                 ">= 0 (0: fully re-hash model files on every load)."
             )
         object.__setattr__(self, "home", Path(self.home).expanduser())
+
+    def judge_pack(self, installed: Collection[str]) -> str | None:
+        """The generator pack that judges answers, given the ``installed`` packs' names:
+        ``judge`` when it names a pack, for ``"auto"`` the ladder's last (largest) pack when
+        it is installed, else ``None`` (the lexical check alone: a small model is no judge)."""
+        if self.judge == "off":
+            return None
+        if self.judge != "auto":
+            return self.judge
+        return self.ladder[-1] if self.ladder[-1] in installed else None
 
     @property
     def models_dir(self) -> Path:

@@ -160,17 +160,17 @@ def _packs(config: Config) -> list[Check]:
 
 def _judge(config: Config, packs: ModelPacks) -> Check:
     """Which model judges answers (``Config.judge``), or that only words are checked."""
-    name = config.ladder[-1] if config.judge == "auto" else config.judge
-    installed = {p.name for p in packs.list() if p.kind == "generator"}
     if config.judge == "off":
         return Check(name="judge", ok=True, detail="off: answers get the lexical check alone")
+    installed = {p.name for p in packs.list() if p.kind == "generator"}
+    name = config.judge_pack(installed)
     if name in installed:
         return Check(name="judge", ok=True, detail=f"{name} judges every answer sentence")
     return Check(
         name="judge",
         ok=config.judge == "auto",
-        detail=f"{name} is not installed, so answers get the lexical check alone "
-        "(ragkit models build --only large adds it)",
+        detail=f"{name or config.ladder[-1]} is not installed, so answers get the lexical "
+        "check alone (ragkit models build --only large adds it)",
     )
 
 

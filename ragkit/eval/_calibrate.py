@@ -45,6 +45,7 @@ from ragkit.answer._support import (
 from ragkit.eval._qa import (
     SquadData,
     SquadQuestion,
+    contains_gold,
     indexed,
     normalize_answer,
     sample_questions,
@@ -335,8 +336,7 @@ class _Judged:
         passed = [v is not None and v >= threshold for _, v in self.sentences]
         if self.declined or not any(passed):
             return True, False, False
-        said = f" {normalize_answer(' '.join(t for t, _ in self.sentences))} "
-        gold = any(f" {normalize_answer(g)} " in said for g in self.golds)
+        gold = contains_gold(" ".join(t for t, _ in self.sentences), self.golds)
         return False, gold, not all(passed)
 
 
@@ -428,20 +428,20 @@ def _curve(
         answerable = [o for a, o in outcomes if a.answerable]
         unanswerable = [o for a, o in outcomes if not a.answerable]
         answered = [o for o in answerable if not o[0]]
-
-        def share(values: Sequence[bool]) -> float:
-            return statistics.fmean(values) if values else 0.0
-
         rows.append(
             (
                 t,
-                share([o[0] for o in answerable]),
-                share([o[0] for o in unanswerable]),
-                share([o[1] for o in answered]),
-                share([not o[1] and not o[2] for o in answered]),
+                _share([o[0] for o in answerable]),
+                _share([o[0] for o in unanswerable]),
+                _share([o[1] for o in answered]),
+                _share([not o[1] and not o[2] for o in answered]),
             )
         )
     return rows
+
+
+def _share(values: Sequence[bool]) -> float:
+    return statistics.fmean(values) if values else 0.0
 
 
 def _leave_one_article_out(
@@ -463,8 +463,8 @@ def _leave_one_article_out(
     unanswerable = [d for a, d in held if not a.answerable]
     return (
         chosen,
-        statistics.fmean(answerable) if answerable else 0.0,
-        statistics.fmean(unanswerable) if unanswerable else 0.0,
+        _share(answerable),
+        _share(unanswerable),
     )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "QaRow",
     "SquadData",
     "SquadQuestion",
+    "contains_gold",
     "default_pipelines",
     "evaluate_qa",
     "exact_match",
@@ -128,6 +129,13 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+def contains_gold(answer: str, golds: Sequence[str]) -> bool:
+    """Whether a normalised gold answer appears, as whole words, in the normalised answer
+    (its ``[n]`` markers left out)."""
+    said = f" {normalize_answer(MARKER.sub('', answer))} "
+    return any(f" {normalize_answer(g)} " in said for g in golds)
+
+
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
     return float(any(normalize_answer(prediction) == normalize_answer(g) for g in golds))
 
@@ -170,8 +178,7 @@ class _Result:
 
     @property
     def contains_gold(self) -> bool:
-        said = f" {normalize_answer(self.prediction)} "
-        return any(f" {normalize_answer(g)} " in said for g in self.question.answers)
+        return contains_gold(self.prediction, self.question.answers)
 
     def details(self, pipeline: str) -> dict[str, object]:
         """One JSON line of ``--details``: everything a figure is computed from."""

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragkit._errors import ConfigError
-from ragkit.answer._support import MARKER
-from ragkit.eval._qa import normalize_answer
+from ragkit.eval._qa import contains_gold
 
 if TYPE_CHECKING:
     from ragkit._assistant import Assistant
@@ -189,9 +188,7 @@ def evaluate_samples(
                 answer=generated.text,
                 holds_answer=None
                 if case.answer is None
-                else not generated.abstained
-                and f" {normalize_answer(case.answer)} "
-                in f" {normalize_answer(MARKER.sub('', generated.text))} ",
+                else not generated.abstained and contains_gold(generated.text, [case.answer]),
                 model=generated.model,
                 escalated=generated.escalated,
             )

@@ -112,11 +112,7 @@ class Generator:
         llama.cpp's KV cache (a judge's fixed instructions are read once), and no sampling.
         """
         if self._verdicts is None:
-            self._verdicts = tuple(  # type: ignore[assignment]
-                sorted({self.llm.tokenize(w.encode(), add_bos=False)[0] for w in words})
-                for words in (("yes", "Yes", " yes", " Yes"), ("no", "No", " no", " No"))
-            )
-        assert self._verdicts is not None
+            self._verdicts = (self._first_tokens("yes"), self._first_tokens("no"))
         tokens = self._render(messages)
         if len(tokens) >= self.n_ctx:
             raise GenerationError(
@@ -137,6 +133,12 @@ class Generator:
         logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
         yes, no = (np.logaddexp.reduce(logits[ids].astype(np.float64)) for ids in self._verdicts)
         return float(yes - no)
+
+    def _first_tokens(self, word: str) -> list[int]:
+        """The tokens a reply starting with ``word`` can begin with (either case, with or
+        without a leading space)."""
+        spellings = (word, word.capitalize(), f" {word}", f" {word.capitalize()}")
+        return sorted({self.llm.tokenize(w.encode(), add_bos=False)[0] for w in spellings})
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in this model's vocabulary."""
