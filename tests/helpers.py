@@ -17,7 +17,7 @@ import fpdf
 import numpy as np
 import pytest
 
-from ragkit import Answer, Assistant, LoadError
+from ragkit import Answer, Assistant, LoadError, Passage
 from ragkit._ingestion import TextSource
 from ragkit.ingest import load
 
@@ -194,6 +194,21 @@ class NeverEndingSource(TextSource):
 
 
 # --- answers -------------------------------------------------------------------------------
+
+
+def passage(n: int, text: str = "text", page: int | None = None) -> Passage:
+    """A retrieved passage as the answer layer receives it, for tests that build prompts
+    and checks without an index."""
+    return Passage(
+        chunk_id=n,
+        path=f"/docs/f{n}.pdf",
+        title="t",
+        page=page,
+        heading=None,
+        text=text,
+        rank_score=0.0,
+        similarity=0.5,
+    )
 
 
 def passage_number(prompt: str, needle: str) -> int:

@@ -18,12 +18,13 @@ import pytest
 
 from ragkit import Assistant, Config, ModelPacks, TextEncoder
 from ragkit._config import LARGE_GENERATOR
-from ragkit._types import AnswerSentence, Passage
+from ragkit._types import AnswerSentence
 from ragkit.answer._judge import judge_sentences
 from ragkit.answer._support import passage_sentences
 from ragkit.models import Generator
 from ragkit.testing import Messages, ScriptedGenerator
 
+from .helpers import passage as passage_of
 from .helpers import passage_number
 
 CLOSED_MATTER = "How long do we keep a closed client matter file before it can be shredded?"
@@ -58,18 +59,8 @@ def judge(config: Config) -> Generator:
 
 def verdict(judge: Generator, config: Config, question: str, passage: str, text: str) -> bool:
     sentence = AnswerSentence(text=text, citations=(1,), support=1.2, supported=True)
-    source = Passage(
-        chunk_id=1,
-        path="memo.txt",
-        title="memo",
-        page=None,
-        heading=None,
-        text=passage,
-        rank_score=1.0,
-        similarity=0.6,
-    )
     (judged,) = judge_sentences(
-        judge, question, [sentence], [source], threshold=config.judge_threshold
+        judge, question, [sentence], [passage_of(1, passage)], threshold=config.judge_threshold
     )
     assert judged.verdict is not None
     return judged.supported

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ragkit import Passage
 from ragkit._retrieval import rrf
 from ragkit.answer._prompt import (
     SYSTEM_PROMPT,
@@ -16,18 +15,7 @@ from ragkit.answer._prompt import (
 )
 from ragkit.answer._support import answer_sentences, passage_sentences, score_sentences
 
-
-def passage(n: int, text: str = "text", page: int | None = None) -> Passage:
-    return Passage(
-        chunk_id=n,
-        path=f"/docs/f{n}.pdf",
-        title="t",
-        page=page,
-        heading=None,
-        text=text,
-        rank_score=0.0,
-        similarity=0.5,
-    )
+from .helpers import passage
 
 
 def test_messages_put_system_first_then_passages_then_question() -> None:
