@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -30,26 +31,73 @@ from rich.text import Text
 import ragkit
 from ragkit import Assistant, Config, RagkitError
 from ragkit.models import build_packs
+from ragkit.store import is_encrypted
 
 out = Console()
 err = Console(stderr=True)
 
+# The index passphrase's environment variable (--key-file is the other way to give it).
+_KEY_ENV = "RAGKIT_KEY"
+
 
 class _Context:
-    def __init__(self, db: Path | None, config: Config) -> None:
+    def __init__(self, db: Path | None, config: Config, key_file: Path | None) -> None:
         self.db = db
         self.config = config
+        self.key_file = key_file
 
-    def assistant(self, *, create: bool = False) -> Assistant:
-        """An Assistant on the index; unless ``create`` (ingest), the index must exist."""
+    @property
+    def path(self) -> Path:
+        return self.db if self.db is not None else self.config.default_db
+
+    def assistant(
+        self, *, create: bool = False, config: Config | None = None, encrypt: bool = False
+    ) -> Assistant:
+        """An Assistant on the index; unless ``create`` (ingest), the index must exist.
+        With ``encrypt`` a new index is made encrypted, its key asked for twice if not given."""
         if not create:
             self.require_index()
-        return Assistant(self.db, self.config)
+        fresh = not self.path.is_file() or self.path.stat().st_size == 0
+        if encrypt and not fresh and not is_encrypted(self.path):
+            _fail(
+                f"{self.path} exists and is not encrypted; `ragkit encrypt` converts it "
+                "(--encrypt only makes a new index encrypted)."
+            )
+        key = self.key(ask=True, confirm=True) if encrypt and fresh else self.key()
+        return Assistant(self.db, config or self.config, key=key)
+
+    def key(self, *, ask: bool | None = None, confirm: bool = False) -> str | None:
+        """The index's passphrase: --key-file, else $RAGKIT_KEY, else asked for in a terminal
+        when ``ask`` (by default: when the index looks encrypted). Never an argument: a key
+        on the command line would stay in the shell's history and in ``ps``."""
+        if self.key_file is not None:
+            try:
+                return self.key_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                _fail(f"{self.key_file}: the key file cannot be read ({exc}); check --key-file.")
+        if _KEY_ENV in os.environ:
+            return os.environ[_KEY_ENV]
+        return (
+            self.ask_key(confirm=confirm)
+            if (ask is None and is_encrypted(self.path)) or ask
+            else None
+        )
+
+    def ask_key(self, *, confirm: bool = False, what: str = "Key") -> str:
+        if not sys.stdin.isatty():
+            _fail(
+                f"{self.path} is encrypted (or damaged) and no key was given: give it with "
+                f"--key-file or ${_KEY_ENV}, or run in a terminal to be asked for it."
+            )
+        key: str = click.prompt(
+            f"{what} for {self.path}", hide_input=True, confirmation_prompt=confirm, err=True
+        )
+        return key
 
     def require_index(self) -> Path:
         """The index's path; exits with an error if there is no file there: only ingest
         creates an index, so a mistyped --db is never silently made into an empty one."""
-        path = self.db if self.db is not None else self.config.default_db
+        path = self.path
         if not path.is_file():
             what = "is a folder" if path.is_dir() else "does not exist"
             default = "" if self.db is not None else " (the default index: nothing ingested yet)"
@@ -109,6 +157,11 @@ _HINTS: list[tuple[type[RagkitError], str]] = [
     ),
     (ragkit.IndexBusyError, "Another ragkit command may be ingesting into it; try again after."),
     (
+        ragkit.IndexKeyError,
+        "An encrypted index's key comes from --key-file FILE or $RAGKIT_KEY (else it is asked "
+        "for); `ragkit encrypt` and `ragkit decrypt` convert an index.",
+    ),
+    (
         ragkit.IndexCorruptError,
         "Keep this file (SQLite's .recover may save its rows); ingest the documents into a "
         "new index with --db NEW.db.",
@@ -150,6 +203,12 @@ def _run(fn: Any) -> Any:
     "when an answer fails its check) or one pack alone.",
 )
 @click.option("--encoder", metavar="PACK", help="Encoder pack to embed with.")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="RAGKIT_KEY_FILE",
+    help="File holding the passphrase of an encrypted index (else $RAGKIT_KEY, else asked).",
+)
 @click.version_option(ragkit.__version__, prog_name="ragkit")
 @click.pass_context
 def main(
@@ -158,6 +217,7 @@ def main(
     home: Path | None,
     generator: str | None,
     encoder: str | None,
+    key_file: Path | None,
 ) -> None:
     """Offline RAG: cited answers from your own documents. Nothing leaves this machine."""
     # pypdf logs a warning per damaged object; the one line per bad file below is enough.
@@ -173,7 +233,7 @@ def main(
         config = Config(**changes)
     except RagkitError as exc:
         _fail(str(exc))
-    ctx.obj = _Context(db, config)
+    ctx.obj = _Context(db, config, key_file)
 
 
 # documents ---------------------------------------------------------------------------------
@@ -202,6 +262,11 @@ def main(
     is_flag=True,
     help="Remove indexed documents under the given folders whose files are gone.",
 )
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="Create the new index encrypted (key from --key-file or $RAGKIT_KEY, else asked twice).",
+)
 @click.pass_obj
 def ingest(
     obj: _Context,
@@ -211,11 +276,12 @@ def ingest(
     collection: str | None,
     tags: tuple[str, ...],
     prune: bool,
+    encrypt: bool,
 ) -> None:
     """Index files and folders (.pdf, .md, .txt, .html, .docx). Unchanged files are skipped."""
     started = time.monotonic()
     with (
-        obj.assistant(create=True) as kb,
+        obj.assistant(create=True, encrypt=encrypt) as kb,
         Progress(
             TextColumn("{task.description}", style="progress.description", markup=False),
             BarColumn(),
@@ -342,6 +408,52 @@ def vacuum(obj: _Context) -> None:
     )
 
 
+@main.command()
+@click.option(
+    "--new-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding the new passphrase, when changing an encrypted index's key.",
+)
+@click.pass_obj
+def encrypt(obj: _Context, new_key_file: Path | None) -> None:
+    """Encrypt the index (SQLCipher), or change an encrypted index's key. The new key comes
+    from --key-file or $RAGKIT_KEY for a plain index, from --new-key-file when changing one,
+    else it is asked for twice."""
+    path = obj.require_index()
+    if is_encrypted(path):
+        current = obj.key()
+        if new_key_file is not None:
+            new_key = _Context(obj.db, obj.config, new_key_file).key(ask=False) or ""
+        else:
+            new_key = obj.ask_key(confirm=True, what="New key")
+    else:
+        current, new_key = None, obj.key(ask=True, confirm=True) or ""
+    _convert(obj, current, lambda kb: kb.encrypt(new_key), "encrypted")
+
+
+@main.command()
+@click.pass_obj
+def decrypt(obj: _Context) -> None:
+    """Rewrite an encrypted index as a plain SQLite file."""
+    obj.require_index()
+    _convert(obj, obj.key(), Assistant.decrypt, "decrypted")
+
+
+def _convert(
+    obj: _Context, key: str | None, change: Callable[[Assistant], None], done: str
+) -> None:
+    started = time.monotonic()
+    with Assistant(obj.db, obj.config, key=key) as kb:
+        _run(lambda: change(kb))
+    out.print(
+        done,
+        _plain(kb.db_path, name=True),
+        f"in {time.monotonic() - started:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # questions ---------------------------------------------------------------------------------
 
 
@@ -453,8 +565,7 @@ def ask(
         obj.config if min_similarity is None else obj.config.replace(min_similarity=min_similarity)
     )
     mode: ragkit.AskMode = "extractive" if extractive else "generate"
-    obj.require_index()
-    with Assistant(obj.db, config) as kb:
+    with obj.assistant(config=config) as kb:
         if as_json:
             answer = _run(lambda: kb.ask(question, where=where, mode=mode, strict=strict))
             click.echo(json.dumps(_answer_json(answer), indent=2))
@@ -987,6 +1098,43 @@ def _print_report(report: Any, as_json: bool) -> None:
         return
     for line in report.lines():
         out.print(_plain(line), highlight=False, soft_wrap=True)
+
+
+@eval_.command("encryption")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="BEIR-layout folder: its corpus is ingested, its queries searched.",
+)
+@click.option("--max-docs", type=click.IntRange(1), help="Ingest only the first N documents.")
+@click.option(
+    "--max-queries",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Search only the first N queries.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_encryption(
+    obj: _Context, dataset: Path, max_docs: int | None, max_queries: int, as_json: bool
+) -> None:
+    """What an encrypted index costs: ingest, search, open and conversion, against plain."""
+    from ragkit.eval import evaluate_encryption, load_beir
+
+    data = _run(lambda: load_beir(dataset))
+    with _pack_bar() as bar:
+        bench = _run(
+            lambda: evaluate_encryption(
+                data,
+                obj.config,
+                max_documents=max_docs,
+                max_queries=max_queries,
+                progress=_PackProgress(bar),
+            )
+        )
+    _print_report(bench, as_json)
 
 
 @eval_.command("ingest")

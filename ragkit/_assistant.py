@@ -45,7 +45,7 @@ from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
 from ragkit.models._interfaces import TextEncoder, TextGenerator
 from ragkit.models._packs import ModelPacks
-from ragkit.store import Filter, Index
+from ragkit.store import Filter, Index, change_key
 
 __all__ = ["Assistant"]
 
@@ -82,6 +82,9 @@ class Assistant:
     shape (a model already loaded elsewhere, or :class:`ragkit.testing.ScriptedGenerator`);
     a sequence of generators is a ladder, smallest first. ``judge`` replaces the judge (by
     default the last rung of a given ladder).
+
+    ``key`` opens an encrypted index (SQLCipher, the ``encryption`` extra), and makes a new
+    one encrypted; :meth:`encrypt` and :meth:`decrypt` convert an existing index.
     """
 
     def __init__(
@@ -92,8 +95,10 @@ class Assistant:
         encoder: TextEncoder | None = None,
         generator: TextGenerator | Sequence[TextGenerator] | None = None,
         judge: TextGenerator | None = None,
+        key: str | None = None,
     ) -> None:
         self.config = config or Config()
+        self._key = key
         self.db_path = Path(db_path) if db_path is not None else self.config.default_db
         self.packs = ModelPacks(self.config)
         self._encoder: TextEncoder | None = encoder
@@ -200,9 +205,12 @@ class Assistant:
                 recipe=enc.recipe,
                 busy_timeout=self.config.busy_timeout,
                 create=create,
+                key=self._key,
             )
         else:
-            self._index = Index(self.db_path, busy_timeout=self.config.busy_timeout, create=create)
+            self._index = Index(
+                self.db_path, busy_timeout=self.config.busy_timeout, create=create, key=self._key
+            )
         self._may_create = create
         return self._index
 
@@ -346,6 +354,28 @@ class Assistant:
         full-text index. It takes about as long as copying the file, and never creates one.
         """
         self._open(with_encoder=False, create=False).vacuum()
+
+    def encrypt(self, key: str) -> None:
+        """Encrypt the index with ``key`` (a passphrase), or give an encrypted index a new key.
+
+        The index is rewritten into a new encrypted file that takes its place; the old file's
+        bytes are overwritten with zeros first. On a copy-on-write filesystem or an SSD older
+        blocks may survive that: an index created encrypted (``Assistant(key=...)`` before the
+        first :meth:`add`) never had a plain page. Nothing else may use the index meanwhile.
+        Raises :class:`IndexKeyError` without the encryption extra.
+        """
+        self._change_key(key)
+
+    def decrypt(self) -> None:
+        """Rewrite the encrypted index as a plain SQLite file (the encrypted one is zeroed)."""
+        self._change_key(None)
+
+    def _change_key(self, new_key: str | None) -> None:
+        self.close()
+        change_key(
+            self.db_path, key=self._key, new_key=new_key, busy_timeout=self.config.busy_timeout
+        )
+        self._key = new_key
 
     def documents(self) -> list[DocumentInfo]:
         """Every document in the index, sorted by path."""

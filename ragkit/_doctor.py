@@ -37,9 +37,15 @@ def _sqlite() -> list[Check]:
         vec = conn.execute("select vec_version()").fetchone()[0]
         sqlite_version = conn.execute("select sqlite_version()").fetchone()[0]
         conn.execute("create virtual table t using fts5(x, tokenize='porter unicode61')")
+        cipher = conn.execute("pragma cipher_version").fetchone()
         conn.close()
     except (RagkitError, ImportError) as exc:
         return [Check(name="sqlite + sqlite-vec", ok=False, detail=str(exc))]
+    encryption = (
+        f"SQLCipher {cipher[0]}: indexes can be encrypted"
+        if cipher
+        else "not installed (pip install 'ragkit[encryption]'); indexes are plain SQLite"
+    )
     return [
         Check(
             name="sqlite extension loading",
@@ -48,6 +54,7 @@ def _sqlite() -> list[Check]:
         ),
         Check(name="sqlite-vec", ok=True, detail=vec),
         Check(name="fts5", ok=True, detail="porter unicode61 tokenizer available"),
+        Check(name="encryption", ok=True, detail=encryption),
     ]
 
 
@@ -200,7 +207,12 @@ def _index_permissions(db: Path, *, given: bool) -> Check:
             + ", ".join(exposed)
             + f"; make them private: chmod 600 '{db}'* && chmod 700 '{db.parent}'",
         )
-    return Check(name=name, ok=True, detail=f"{db} and its folder are private to their owner")
+    from ragkit.store import is_encrypted
+
+    state = "encrypted" if is_encrypted(db) else "not encrypted"
+    return Check(
+        name=name, ok=True, detail=f"{db} ({state}) and its folder are private to their owner"
+    )
 
 
 def doctor(config: Config | None = None, db: str | Path | None = None) -> list[Check]:

@@ -16,6 +16,7 @@ __all__ = [
     "GenerationError",
     "IndexBusyError",
     "IndexCorruptError",
+    "IndexKeyError",
     "LoadError",
     "ModelPackError",
     "RagkitError",
@@ -62,6 +63,11 @@ class IndexBusyError(StoreError):
 
 class IndexCorruptError(StoreError):
     """The index file is not a SQLite database, or its pages are damaged."""
+
+
+class IndexKeyError(StoreError):
+    """The index is encrypted and no key or a wrong one was given, or a key was given for an
+    index that is not encrypted."""
 
 
 class EncoderError(RagkitError):

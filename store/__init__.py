@@ -1,6 +1,7 @@
 """ragkit.store: the SQLite index (schema, migrations, vectors, full text)."""
 
-from ragkit.store._connect import connect, sqlite_library
+from ragkit.store._cipher import change_key
+from ragkit.store._connect import can_encrypt, connect, is_encrypted, sqlite_library
 from ragkit.store._index import ChunkLike, Filter, Index, StoredChunk, StoredDocument, fts_query
 from ragkit.store._schema import SCHEMA_VERSION
 
@@ -11,7 +12,10 @@ __all__ = [
     "Index",
     "StoredChunk",
     "StoredDocument",
+    "can_encrypt",
+    "change_key",
     "connect",
     "fts_query",
+    "is_encrypted",
     "sqlite_library",
 ]

@@ -1,5 +1,5 @@
 """The one way ragkit opens SQLite: a library that can load sqlite-vec, WAL, secure delete,
-busy timeout, and files private to their owner."""
+busy timeout, files private to their owner, and SQLCipher encryption when a key is given."""
 
 from __future__ import annotations
 
@@ -12,10 +12,18 @@ from types import ModuleType
 from typing import Any, cast
 from urllib.request import pathname2url
 
-from ragkit._errors import IndexBusyError, IndexCorruptError, StoreError
+from ragkit._errors import IndexBusyError, IndexCorruptError, IndexKeyError, StoreError
 from ragkit._private import private_file, private_folder
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "connect", "sqlite_library", "translate_errors"]
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "can_encrypt",
+    "connect",
+    "is_encrypted",
+    "quote_key",
+    "sqlite_library",
+    "translate_errors",
+]
 
 # Seconds a write waits for another connection's write lock before giving up. An ingest
 # holds it for one document at a time, so waiting outlasts any single document's write.
@@ -43,12 +51,21 @@ def _can_load_extensions(module: ModuleType) -> bool:
 def sqlite_library() -> ModuleType:
     """The DB-API module used for every connection in this process.
 
-    The standard library's ``sqlite3`` is preferred; where it was built without extension
-    loading, ``pysqlite3`` (from pysqlite3-binary) takes its place. The choice is made once:
-    loading sqlite-vec into two different SQLite libraries in one process crashes.
+    SQLCipher's ``sqlcipher3`` (the ``encryption`` extra) is preferred: without a key it reads
+    and writes plain SQLite files, and with one it encrypts every page. Else the standard
+    library's ``sqlite3``, and where that was built without extension loading, ``pysqlite3``
+    (from pysqlite3-binary). The choice is made once: loading sqlite-vec into two different
+    SQLite libraries in one process crashes.
     """
     import sqlite3
 
+    try:
+        from sqlcipher3 import dbapi2 as sqlcipher
+    except ImportError:
+        pass
+    else:
+        if _can_load_extensions(sqlcipher):
+            return cast(ModuleType, sqlcipher)  # sqlcipher3 is untyped
     if _can_load_extensions(sqlite3):
         return sqlite3
     try:
@@ -64,15 +81,57 @@ def sqlite_library() -> ModuleType:
     return cast(ModuleType, dbapi2)  # pysqlite3 is untyped
 
 
+def can_encrypt() -> bool:
+    """Whether this process's SQLite library is SQLCipher, so an index can be encrypted."""
+    conn = sqlite_library().connect(":memory:")
+    try:
+        return conn.execute("pragma cipher_version").fetchone() is not None
+    finally:
+        conn.close()
+
+
+# The first 16 bytes of every plain SQLite database; SQLCipher puts its random salt there.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_encrypted(path: str | Path) -> bool:
+    """Whether ``path`` holds data that is not a plain SQLite database: an encrypted index,
+    or a damaged or foreign file (only its key tells which). False for a missing or empty
+    file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except OSError:
+        return False
+    return bool(head) and head != _SQLITE_HEADER
+
+
+def quote_key(key: str) -> str:
+    """``key`` as an SQL string literal for ``pragma key`` and ``attach ... key``, which take
+    no bound parameters. SQLCipher derives the page key from it (PBKDF2-HMAC-SHA512,
+    256,000 iterations)."""
+    if not key or "\x00" in key:
+        raise IndexKeyError(
+            "an index key must be a non-empty passphrase without NUL characters; give another."
+        )
+    return "'" + key.replace("'", "''") + "'"
+
+
 def connect(
     path: str | Path,
     *,
     readonly: bool = False,
     create: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    key: str | None = None,
 ) -> Any:
     """Open ``path`` with sqlite-vec loaded, foreign keys, ``secure_delete`` and a busy
     timeout of ``busy_timeout`` seconds.
+
+    With a ``key`` the file is a SQLCipher database: every page, of the file and of its WAL,
+    is encrypted (AES-256, each page authenticated), a new file is created encrypted, and a
+    wrong key raises :class:`IndexKeyError`, as does a key for a plain file (its owner
+    believes it encrypted). Without a key an encrypted file is :class:`IndexCorruptError`.
 
     With ``create`` (and not ``readonly``) a missing file is created private (0600, its
     missing folders 0700, whatever the umask), and a new or empty file is switched to WAL
@@ -91,6 +150,8 @@ def connect(
     memory = str(path) == ":memory:"
     creating = create and not readonly and not memory
     fresh = False
+    if not memory:
+        _check_key(target, key)
     if creating:
         try:
             private_folder(target.parent)
@@ -112,6 +173,8 @@ def connect(
             uri, uri=as_uri, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
+            if key is not None:
+                _apply_key(conn, target, key)
             conn.enable_load_extension(True)
             sqlite_vec.load(conn)
             conn.enable_load_extension(False)
@@ -128,6 +191,42 @@ def connect(
             conn.close()
             raise
     return conn
+
+
+def _check_key(path: Path, key: str | None) -> None:
+    """Refuse a key for a plain index. (Without a key, an encrypted file fails as SQLite
+    reads it: it cannot be told from a damaged one.)"""
+    if key is None:
+        return
+    if not can_encrypt():
+        raise IndexKeyError(
+            f"{path}: a key was given, but this Python's SQLite library cannot encrypt; "
+            "install the encryption extra (pip install 'ragkit[encryption]', which brings "
+            "sqlcipher3)."
+        )
+    if not is_encrypted(path) and path.is_file() and path.stat().st_size > 0:
+        raise IndexKeyError(
+            f"{path} is not encrypted, but a key was given: open it without a key, or "
+            "encrypt it first (Assistant.encrypt)."
+        )
+
+
+def _apply_key(conn: Any, path: Path, key: str) -> None:
+    # SQLCipher prints a line to stderr for each page a wrong key fails to decrypt.
+    conn.execute("pragma cipher_log_level = NONE")
+    conn.execute(f"pragma key = {quote_key(key)}")
+    # Sorts and temporary indexes would otherwise spill plain pages into temp files.
+    conn.execute("pragma temp_store = memory")
+    try:
+        # The key is only tried on the first read.
+        conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite_library().DatabaseError as exc:
+        if not any(m in str(exc) for m in _CORRUPT):
+            raise
+        raise IndexKeyError(
+            f"the key does not open {path}: the key is wrong, or the file is damaged. Give "
+            "the key it was encrypted with."
+        ) from None
 
 
 def _switch_to_wal(conn: Any, busy_timeout: float) -> None:
@@ -167,8 +266,9 @@ def store_error(path: Path, exc: Exception, busy_timeout: float) -> StoreError:
     if any(m in text for m in _CORRUPT):
         return IndexCorruptError(
             f"{path} is not a usable ragkit index ({text}): the file is not a SQLite database, "
-            "or it is damaged. Restore it from a backup, or index the documents again into a "
-            "new file."
+            "or it is damaged, or it is an encrypted index opened without its key. Give its key "
+            "if it is encrypted; else restore it from a backup, or index the documents again "
+            "into a new file."
         )
     if _FULL in text:
         return StoreError(

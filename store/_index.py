@@ -197,6 +197,8 @@ class Index:
     Removed and replaced documents are erased from the file, not only unlinked: SQLite's
     ``secure_delete`` zeroes their rows and freed pages, the full-text index is rewritten
     without their terms and the WAL is checkpointed and truncated (see :meth:`erase`).
+
+    With a ``key`` the file is encrypted with SQLCipher (see :func:`~ragkit.store.connect`).
     """
 
     def __init__(
@@ -208,6 +210,7 @@ class Index:
         recipe: str | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         create: bool = True,
+        key: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
@@ -218,7 +221,7 @@ class Index:
                 "never creates it. An index is created by adding documents to it "
                 "(Assistant.add, Assistant.add_texts); check the path."
             )
-        self.conn = connect(self.path, create=create, busy_timeout=busy_timeout)
+        self.conn = connect(self.path, create=create, busy_timeout=busy_timeout, key=key)
         try:
             with translate_errors(self.path, busy_timeout):
                 check_is_index(self.conn, str(self.path), create=create)

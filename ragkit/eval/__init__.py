@@ -1,5 +1,5 @@
-"""Benchmarks behind ``ragkit eval``: retrieval, question answering, calibration, ingest, scale,
-and the sample questions.
+"""Benchmarks behind ``ragkit eval``: retrieval, question answering, calibration, ingest,
+encryption, scale, and the sample questions.
 
 Each evaluation measures ragkit against a baseline run in the same process and returns a
 report whose ``lines()`` print one figure each. The CLI calls only what is exported here.
@@ -11,6 +11,7 @@ from ragkit.eval._calibrate import (
     calibrate_judge,
     evaluate_calibration,
 )
+from ragkit.eval._encryption import EncryptionBench, evaluate_encryption
 from ragkit.eval._ingest import IngestBench, evaluate_ingest
 from ragkit.eval._qa import (
     PIPELINES,
@@ -29,6 +30,7 @@ __all__ = [
     "PIPELINES",
     "BeirData",
     "CalibrationReport",
+    "EncryptionBench",
     "IngestBench",
     "JudgeCalibration",
     "QaReport",
@@ -40,6 +42,7 @@ __all__ = [
     "calibrate_judge",
     "default_pipelines",
     "evaluate_calibration",
+    "evaluate_encryption",
     "evaluate_ingest",
     "evaluate_qa",
     "evaluate_retrieval",
