@@ -408,6 +408,75 @@ def vacuum(obj: _Context) -> None:
     )
 
 
+@main.group()
+def audit() -> None:
+    """The index's audit log: who asked what and which sources were shown (off by default)."""
+
+
+@audit.command("on")
+@click.pass_obj
+def audit_on(obj: _Context) -> None:
+    """Log every question and search of this index, by any program, from now on."""
+    with obj.assistant() as kb:
+        _run(lambda: kb.set_audit(True))
+    out.print("audit log on for", _plain(kb.db_path, name=True), highlight=False)
+
+
+@audit.command("off")
+@click.pass_obj
+def audit_off(obj: _Context) -> None:
+    """Stop logging (the entries stay; switching off is logged too)."""
+    with obj.assistant() as kb:
+        _run(lambda: kb.set_audit(False))
+    out.print("audit log off for", _plain(kb.db_path, name=True), highlight=False)
+
+
+@audit.command("show")
+@click.option(
+    "--since", metavar="DATE", help="Only entries at or after this date (YYYY-MM-DD, UTC)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one entry each.")
+@click.pass_obj
+def audit_show(obj: _Context, since: str | None, as_json: bool) -> None:
+    """Print the audit log, oldest first."""
+    with obj.assistant() as kb:
+        entries = _run(lambda: kb.audit_log(since))
+    if not entries and not as_json:
+        out.print("no audit entries (`ragkit audit on` starts the log)", highlight=False)
+    for e in entries:
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(e), ensure_ascii=False))
+            continue
+        sources = "; ".join(dict.fromkeys(_where_of(s) for s in e.detail.get("sources", [])))
+        out.print(
+            Text.assemble(
+                _plain(f"{e.at}  {e.user}  {e.action}  ", "dim"),
+                _plain(e.detail.get("question", "")),
+                _plain(f"  [{sources}]" if sources else "", "dim"),
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _where_of(source: dict[str, Any]) -> str:
+    name = str(source["path"]).rsplit("/", 1)[-1]
+    where = _where(source.get("page"), source.get("heading"))
+    return f"{name}, {where}" if where else name
+
+
+@audit.command("verify")
+@click.pass_obj
+def audit_verify(obj: _Context) -> None:
+    """Check the audit log's hash chain; exits 1 if an entry was changed or removed."""
+    with obj.assistant() as kb:
+        broken = _run(kb.verify_audit_log)
+        count = len(_run(kb.audit_log))
+    if broken is not None:
+        _fail(f"audit entry {broken} was changed, or an entry before it was removed.")
+    out.print(f"audit log whole: {count} entries", highlight=False)
+
+
 @main.command()
 @click.option(
     "--new-key-file",

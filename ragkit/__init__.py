@@ -57,7 +57,7 @@ from ragkit._types import (
 from ragkit.answer._chat import Chat, Turn
 from ragkit.answer._stream import AnswerStream
 from ragkit.models import ModelPack, ModelPacks, PackKind, TextEncoder, TextGenerator
-from ragkit.store import Filter
+from ragkit.store import AuditEntry, Filter
 
 __version__ = "0.1.0"
 
@@ -67,6 +67,7 @@ __all__ = [
     "AnswerStream",
     "AskMode",
     "Assistant",
+    "AuditEntry",
     "Chat",
     "Check",
     "ChunkingMismatchError",

@@ -45,7 +45,7 @@ from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
 from ragkit.models._interfaces import TextEncoder, TextGenerator
 from ragkit.models._packs import ModelPacks
-from ragkit.store import Filter, Index, change_key
+from ragkit.store import AuditEntry, Filter, Index, change_key
 
 __all__ = ["Assistant"]
 
@@ -377,6 +377,34 @@ class Assistant:
         )
         self._key = new_key
 
+    # audit log -----------------------------------------------------------------------------
+
+    def set_audit(self, enabled: bool) -> None:
+        """Switch the index's audit log on or off, for every program that uses the index.
+
+        While it is on, each :meth:`ask` (and chat question) and :meth:`search` adds an
+        entry before anything is answered: when, the operating-system user, the question
+        (and a follow-up's search query) and the sources retrieved for it. Entries are kept
+        inside the index (private, and encrypted with it), never changed or removed by
+        ragkit (erasing a document leaves the questions asked about it), and hash-chained:
+        :meth:`verify_audit_log` finds an entry changed or removed by other means."""
+        self._open(with_encoder=False, create=False).set_audit(enabled)
+
+    def audit_log(self, since: str | None = None) -> list[AuditEntry]:
+        """The index's audit log, oldest first (``since``: an ISO date or time, UTC)."""
+        return self._open(with_encoder=False, create=False).audit_entries(since)
+
+    def verify_audit_log(self) -> int | None:
+        """The id of the first audit entry that was changed, or follows a removed one;
+        ``None`` when the log is whole."""
+        return self._open(with_encoder=False, create=False).audit_first_broken()
+
+    def _log(self, action: str, detail: dict[str, object], passages: list[Passage]) -> None:
+        index = self._open(with_encoder=False, create=False)
+        if index.audit_enabled():
+            sources = [{"path": p.path, "page": p.page, "heading": p.heading} for p in passages]
+            index.log(action, {**detail, "sources": sources})
+
     def documents(self) -> list[DocumentInfo]:
         """Every document in the index, sorted by path."""
         return [
@@ -411,6 +439,13 @@ class Assistant:
         the search to some documents before ranking.
         """
         check_choice("mode", mode, SearchMode)
+        passages = self._search(question, k, mode=mode, where=where)
+        self._log("search", {"question": question, "mode": mode}, passages)
+        return passages
+
+    def _search(
+        self, question: str, k: int | None, *, mode: SearchMode, where: Filter | None
+    ) -> list[Passage]:
         index = self._open(with_encoder=True, create=False)
         if not question.strip():
             return []
@@ -500,7 +535,9 @@ class Assistant:
         """Answer ``question``, retrieving with ``query`` (a chat's standalone rewrite);
         ``earlier``, the question a follow-up leans on, is shown to the model too."""
         config = self.config
-        passages = self.search(query, k=config.ask_passages, where=where)
+        passages = self._search(query, config.ask_passages, mode="hybrid", where=where)
+        asked: dict[str, object] = {"question": question, "mode": mode}
+        self._log("ask", asked if query == question else {**asked, "query": query}, passages)
         if not passages or max(p.similarity for p in passages) < config.min_similarity:
             shown = tuple(passages[: config.prompt_passages])
             return AnswerStream.ready(

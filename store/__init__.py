@@ -1,5 +1,6 @@
 """ragkit.store: the SQLite index (schema, migrations, vectors, full text)."""
 
+from ragkit.store._audit import AuditEntry
 from ragkit.store._cipher import change_key
 from ragkit.store._connect import can_encrypt, connect, is_encrypted, sqlite_library
 from ragkit.store._index import ChunkLike, Filter, Index, StoredChunk, StoredDocument, fts_query
@@ -7,6 +8,7 @@ from ragkit.store._schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditEntry",
     "ChunkLike",
     "Filter",
     "Index",

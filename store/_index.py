@@ -15,6 +15,8 @@ import numpy as np
 
 from ragkit._errors import ChunkingMismatchError, EncoderMismatchError, StoreError
 from ragkit._text import STOPWORDS, words
+from ragkit.store import _audit
+from ragkit.store._audit import AuditEntry
 from ragkit.store._coarse import CoarseIndex, pack_bits
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT, connect, translate_errors
 from ragkit.store._schema import SCHEMA_VERSION, check_is_index, migrate
@@ -344,6 +346,42 @@ class Index:
                 if self.conn.in_transaction:
                     self.conn.execute("rollback")
                 raise
+
+    # audit log -----------------------------------------------------------------------------
+
+    @_guarded
+    def audit_enabled(self) -> bool:
+        """Whether every question asked of this index is logged (see :meth:`set_audit`)."""
+        row = self.conn.execute(
+            "select value from meta where key = ?", (_audit.AUDIT_KEY,)
+        ).fetchone()
+        return row is not None and row[0] == "on"
+
+    def set_audit(self, enabled: bool) -> None:
+        """Switch the audit log on or off for every program using this index; the switch is
+        logged too. Entries stay when it is switched off."""
+        with self.transaction():
+            _audit.create(self.conn)
+            self.conn.execute(
+                "insert or replace into meta(key, value) values (?, ?)",
+                (_audit.AUDIT_KEY, "on" if enabled else "off"),
+            )
+            _audit.append(self.conn, "audit on" if enabled else "audit off", {})
+
+    def log(self, action: str, detail: dict[str, Any]) -> None:
+        """Add an entry to the audit log (which must have been switched on)."""
+        with self.transaction():
+            _audit.append(self.conn, action, detail)
+
+    @_guarded
+    def audit_entries(self, since: str | None = None) -> list[AuditEntry]:
+        """The audit log, oldest first; ``since``: entries at or after this ISO time."""
+        return _audit.entries(self.conn, since=since)
+
+    @_guarded
+    def audit_first_broken(self) -> int | None:
+        """The first audit entry changed or preceded by a removed one, else ``None``."""
+        return _audit.first_broken(self.conn)
 
     # documents -----------------------------------------------------------------------------
 
