@@ -65,6 +65,14 @@ def test_answer_sentences_end_at_line_breaks_and_list_each_number_once() -> None
     assert answer_sentences("Open at 8 [1]. [1, 2]") == [("Open at 8.", [1, 2])]
 
 
+def test_answer_sentences_drop_a_list_of_markers_whole() -> None:
+    # Written by the 1.5B model; the commas between markers once stayed as "Normans,,."
+    assert answer_sentences("Normans [1], [2], [3].") == [("Normans.", [1, 2, 3])]
+    assert answer_sentences("It is 7 years [1], after closing [2] and [3].") == [
+        ("It is 7 years, after closing.", [1, 2, 3])
+    ]
+
+
 def test_passage_sentences_undo_pdf_wraps_but_keep_items_and_titles() -> None:
     text = (
         "Commercial Office Lease - Suite 410\nArticle 2.1 Amount. On signing the Tenant\n"

@@ -209,6 +209,10 @@ def check_claims(
 MARKER = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 """A ``[n]`` or ``[n, m]`` citation marker: group 1 the space before it, group 2 the numbers."""
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
+# Markers written as a list ("[1], [2] and [3]"): removed whole, or their commas would stay.
+_MARKER_RUN = re.compile(
+    r"\s*\[\d+(?:\s*,\s*\d+)*\](?:\s*(?:,|and|&)?\s*\[\d+(?:\s*,\s*\d+)*\])*"
+)
 
 
 def marker_numbers(text: str) -> list[int]:
@@ -230,7 +234,7 @@ def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
             cited = found[-1][1]
             cited.extend(n for n in dict.fromkeys(marker_numbers(lead.group(0))) if n not in cited)
             piece = piece[lead.end() :]
-        text = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", piece)).strip()
+        text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER_RUN.sub("", piece)).strip()
         if re.search(r"\w", text):
             found.append((text, list(dict.fromkeys(marker_numbers(piece)))))
     return found
