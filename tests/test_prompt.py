@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ragkit._retrieval import rrf
@@ -13,7 +15,12 @@ from ragkit.answer._prompt import (
     parse_citations,
     trim_passages,
 )
-from ragkit.answer._support import answer_sentences, passage_sentences, score_sentences
+from ragkit.answer._support import (
+    answer_sentences,
+    passage_sentences,
+    score_passages,
+    score_sentences,
+)
 
 from .helpers import passage
 
@@ -110,6 +117,16 @@ def _one_hot_encode(texts):
     out = np.zeros((len(texts), 64), dtype=np.float32)
     out[np.arange(len(texts)), rows] = 1
     return out
+
+
+def test_words_of_a_passages_title_do_not_pick_its_sentences() -> None:
+    text = "Riverbend Family Clinic handbook. Friday: 8 a.m. to 4 p.m. Saturday: closed."
+    title = dataclasses.replace(passage(1, text), title="Riverbend Family Clinic Handbook")
+    question = "When does Riverbend Family Clinic close on Fridays?"
+    by_words = score_sentences(question, [text], _one_hot_encode)[0]
+    assert max(by_words, key=lambda s: s.score).text.startswith("Riverbend")
+    best = max(score_passages(question, [title], _one_hot_encode)[0], key=lambda s: s.score)
+    assert best.text == "Friday: 8 a.m. to 4 p.m."
 
 
 def test_trimming_keeps_the_best_sentences_in_order_within_budget() -> None:

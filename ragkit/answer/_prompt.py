@@ -78,7 +78,7 @@ def trim_passages(
     """The passages cut down to their most relevant sentences, within ``budget`` tokens.
 
     Sentences are taken best first (``scored`` holds one list per passage, from
-    :func:`ragkit.answer._support.score_sentences`): a passage joins while fewer than
+    :func:`ragkit.answer._support.score_passages`): a passage joins while fewer than
     ``max_passages`` have, keeps at most ``per_passage`` sentences, and a sentence that
     would overflow the budget is skipped (the best one is always kept). Passages come back
     ordered by their best sentence, their sentences in reading order with "…" marking a gap;

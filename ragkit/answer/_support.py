@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ragkit._text import STOPWORDS, content_words, sentences, stem, words
-from ragkit._types import AnswerSentence
+from ragkit._types import AnswerSentence, Passage
 
 __all__ = [
     "MARKER",
@@ -104,9 +104,15 @@ class ScoredSentence:
 
 
 def score_sentences(
-    question: str, passages: Sequence[str], encode: Encode
+    question: str, passages: Sequence[str], encode: Encode, known: Sequence[str] = ()
 ) -> list[list[ScoredSentence]]:
-    """Every sentence of every passage, scored against ``question`` (one list per passage)."""
+    """Every sentence of every passage, scored against ``question`` (one list per passage).
+
+    ``known`` holds, per passage, what names its document and section (title, heading): a
+    question's words found there say which document it is about, not which sentence
+    answers it, so within that passage they earn no overlap (else "Riverbend Family Clinic
+    - Staff Handbook" outranks "Friday: 8:00 a.m. to 4:00 p.m." for "When does Riverbend
+    Family Clinic close on Fridays?")."""
     split = [passage_sentences(p) or [p.strip()] for p in passages]
     flat = [s for group in split for s in group]
     vectors = encode([question, *flat])
@@ -116,12 +122,25 @@ def score_sentences(
     row = 0
     for i, group in enumerate(split):
         scored.append([])
+        distinctive = asked - content_words(known[i]) if i < len(known) else asked
         for j, text in enumerate(group):
-            overlap = len(content_words(text) & asked) / max(1, len(asked))
+            overlap = len(content_words(text) & distinctive) / max(1, len(distinctive))
             score = float(cosines[row]) + _OVERLAP_WEIGHT * overlap
             scored[i].append(ScoredSentence(i, j, text, score, vectors[row + 1]))
             row += 1
     return scored
+
+
+def score_passages(
+    question: str, passages: Sequence[Passage], encode: Encode
+) -> list[list[ScoredSentence]]:
+    """:func:`score_sentences` of retrieved passages, each known by its title and heading."""
+    return score_sentences(
+        question,
+        [p.text for p in passages],
+        encode,
+        [f"{p.title}\n{p.heading or ''}" for p in passages],
+    )
 
 
 def _weights(text: str, exclude: set[str]) -> dict[str, float]:

@@ -39,7 +39,7 @@ from ragkit.answer._prompt import Excerpt, trim_passages, user_message
 from ragkit.answer._support import (
     ScoredSentence,
     _weights,
-    score_sentences,
+    score_passages,
     support,
 )
 from ragkit.eval._qa import (
@@ -145,9 +145,8 @@ def evaluate_calibration(
         retrieved = []
         for done, q in enumerate(questions, start=1):
             passages = kb.search(q.question, k=config.ask_passages)
-            texts = [p.text for p in passages]
             retrieved.append(
-                _Retrieved(q, passages, score_sentences(q.question, texts, kb.encoder.encode))
+                _Retrieved(q, passages, score_passages(q.question, passages, kb.encoder.encode))
             )
             if progress:
                 progress("retrieving", done, len(questions))
