@@ -215,15 +215,8 @@ def _apply_key(conn: Any, path: Path, key: str) -> None:
     # SQLCipher prints a line to stderr for each page a wrong key fails to decrypt.
     conn.execute("pragma cipher_log_level = NONE")
     conn.execute(f"pragma key = {quote_key(key)}")
-    # Sorts and temporary indexes would otherwise spill plain pages into temp files.
-    conn.execute("pragma temp_store = memory")
-    # SQLCipher cannot memory-map an encrypted file, so SQLite's own page cache is all that
-    # keeps decrypted pages: with the default 2 MiB a SciFact search (60 MB index) took
-    # 271 ms against 32 ms plain; 64 MiB brought it to 13 ms, as plain. Pages are cached
-    # only as they are read.
-    conn.execute("pragma cache_size = -131072")
     try:
-        # The key is only tried on the first read.
+        # The key is only tried on the first read (any pragma naming the schema reads too).
         conn.execute("select count(*) from sqlite_master").fetchone()
     except sqlite_library().DatabaseError as exc:
         if not any(m in str(exc) for m in _CORRUPT):
@@ -232,6 +225,13 @@ def _apply_key(conn: Any, path: Path, key: str) -> None:
             f"the key does not open {path}: the key is wrong, or the file is damaged. Give "
             "the key it was encrypted with."
         ) from None
+    # Sorts and temporary indexes would otherwise spill plain pages into temp files.
+    conn.execute("pragma temp_store = memory")
+    # SQLCipher cannot memory-map an encrypted file, so SQLite's own page cache is all that
+    # keeps decrypted pages: with the default 2 MiB a SciFact search (60 MB index) took
+    # 271 ms against 32 ms plain; 64 MiB brought it to 13 ms, as plain. Pages are cached
+    # only as they are read.
+    conn.execute("pragma cache_size = -131072")
 
 
 def _switch_to_wal(conn: Any, busy_timeout: float) -> None:

@@ -229,9 +229,7 @@ MARKER = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 """A ``[n]`` or ``[n, m]`` citation marker: group 1 the space before it, group 2 the numbers."""
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
 # Markers written as a list ("[1], [2] and [3]"): removed whole, or their commas would stay.
-_MARKER_RUN = re.compile(
-    r"\s*\[\d+(?:\s*,\s*\d+)*\](?:\s*(?:,|and|&)?\s*\[\d+(?:\s*,\s*\d+)*\])*"
-)
+_MARKER_RUN = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\](?:\s*(?:,|and|&)?\s*\[\d+(?:\s*,\s*\d+)*\])*")
 
 
 def marker_numbers(text: str) -> list[int]:
