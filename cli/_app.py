@@ -198,9 +198,10 @@ def _run(fn: Any) -> Any:
     "--model",
     "--generator",
     "generator",
-    metavar="auto|PACK",
-    help="Generator to answer with: auto (default: the ladder, a larger model taking over "
-    "when an answer fails its check) or one pack alone.",
+    metavar="auto|ladder|PACK",
+    help="Generator to answer with: auto (default: the largest installed pack), ladder (the "
+    "packs smallest first, a larger one taking over when an answer fails its check) or one "
+    "pack alone.",
 )
 @click.option("--encoder", metavar="PACK", help="Encoder pack to embed with.")
 @click.option(
@@ -655,6 +656,7 @@ def _answer_json(answer: ragkit.Answer) -> dict[str, Any]:
         "sentences": [dataclasses.asdict(s) for s in answer.sentences],
         "citations": [dataclasses.asdict(c) for c in answer.citations],
         "invalid_citations": list(answer.invalid_citations),
+        "conflicts": [dataclasses.asdict(c) for c in answer.conflicts],
         "passages": [dataclasses.asdict(p) for p in answer.passages],
     }
 
@@ -698,7 +700,7 @@ def _show_answer(
 
 def _checked_text(answer: ragkit.Answer, *, strict: bool) -> Text:
     """The answer's sentences, each unsupported one marked ``⚠ unsupported``; ``strict``
-    leaves those out and says how many."""
+    leaves those out and says how many. A line per figure the passages disagree on follows."""
     if not answer.sentences or (answer.abstained and strict):
         return _plain(answer.text)
     shown = Text()
@@ -722,6 +724,15 @@ def _checked_text(answer: ragkit.Answer, *, strict: bool) -> Text:
         shown.append(
             f"\n({dropped} unsupported sentence{'s' * (dropped > 1)} left out: --strict)",
             style="dim",
+        )
+    for c in answer.conflicts:
+        shown.append("\n")
+        shown.append(
+            _plain(
+                f"⚠ passages disagree: [{c.passage}] gives {c.figure}, "
+                f"[{c.other_passage}] gives {c.other_figure}",
+                "yellow",
+            )
         )
     return shown
 
@@ -1274,8 +1285,9 @@ def _squad_sample(
     multiple=True,
     metavar="NAME",
     help="Pipelines to measure (repeatable): ragkit (with --model, auto by default), "
-    "ragkit:PACK (one generator pack alone), baseline, extractive. Default: ragkit, each "
-    "pack of the ladder alone, baseline and extractive.",
+    "ragkit:PACK (one generator pack alone), ragkit:ladder, baseline, extractive. Default: "
+    "ragkit, the ladder and each of its packs alone (what ragkit is not already), baseline "
+    "and extractive.",
 )
 @click.option(
     "--details",

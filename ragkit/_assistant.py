@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ragkit import ingest
-from ragkit._config import Config
+from ragkit._config import LADDERS, Config
 from ragkit._errors import LoadError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
 from ragkit._retrieval import rank, search
@@ -17,6 +17,7 @@ from ragkit._types import (
     AnswerSentence,
     AskMode,
     Citation,
+    Conflict,
     DocumentInfo,
     IngestFailure,
     IngestProgress,
@@ -27,6 +28,7 @@ from ragkit._types import (
     check_choice,
 )
 from ragkit.answer._chat import Chat
+from ragkit.answer._conflicts import find_conflicts, noted
 from ragkit.answer._extractive import extract
 from ragkit.answer._judge import judge_sentences
 from ragkit.answer._prompt import (
@@ -40,7 +42,7 @@ from ragkit.answer._prompt import (
     trim_passages,
 )
 from ragkit.answer._stream import AnswerStream
-from ragkit.answer._support import ScoredSentence, check_claims, score_sentences
+from ragkit.answer._support import ScoredSentence, check_claims, score_passages
 from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
 from ragkit.models._interfaces import TextEncoder, TextGenerator
@@ -136,14 +138,16 @@ class Assistant:
 
     def ladder(self) -> list[str]:
         """The generators that answer, smallest first: the ones given, else the configured
-        pack, else (``generator="auto"``) the installed packs of ``Config.ladder``."""
+        pack, else the installed packs of ``Config.ladder``: all of them for
+        ``generator="ladder"``, the largest alone for ``"auto"``."""
         if self._ladder is None:
             config = self.config
-            if config.generator != "auto":
+            if config.generator not in LADDERS:
                 self._ladder = [config.generator]
             else:
                 installed = self._installed_generators()
-                self._ladder = [name for name in config.ladder if name in installed]
+                climb = [name for name in config.ladder if name in installed]
+                self._ladder = climb if config.generator == "ladder" else climb[-1:]
             self._rungs = [None] * len(self._ladder)
         return list(self._ladder)
 
@@ -549,7 +553,7 @@ class Assistant:
                     abstained=True,
                 )
             )
-        scored = score_sentences(query, [p.text for p in passages], self.encoder.encode)
+        scored = score_passages(query, passages, self.encoder.encode)
         note = ""
         # A generator given or loaded proves one exists without reading the manifests.
         if mode == "generate" and not any(self._rungs) and not self._installed_generators():
@@ -558,11 +562,16 @@ class Assistant:
             shown, picked = extract(
                 passages, scored, config.extract_sentences, min_score=config.extract_min_score
             )
+            # Sentences quoted from two documents may give one thing different figures.
+            conflicts = find_conflicts(
+                picked, shown, [[s.text for s in scored[passages.index(p)]] for p in shown]
+            )
             return AnswerStream.ready(
                 Answer(
                     question=question,
-                    text=render(picked) if picked else NOTHING_EXTRACTED,
-                    citations=_citations(shown, picked),
+                    text=noted(render(picked), conflicts) if picked else NOTHING_EXTRACTED,
+                    citations=_citations(shown, picked, conflicts),
+                    conflicts=conflicts,
                     passages=shown or tuple(passages[: config.prompt_passages]),
                     sentences=picked,
                     abstained=not picked,
@@ -680,10 +689,16 @@ class Assistant:
                 text=NOTHING_SUPPORTED, citations=(), abstained=True, sentences=tuple(checked)
             )
         shown = [s for s in checked if s.supported or not strict]
+        # A supported sentence another given passage contradicts stays supported, but the
+        # answer says so and cites both.
+        conflicts = find_conflicts(
+            checked, passages, [[s.text for s in e.sentences] for e in excerpts]
+        )
         return answer(
-            text=render(shown),
-            citations=_citations(passages, shown),
+            text=noted(render(shown), conflicts),
+            citations=_citations(passages, shown, conflicts),
             sentences=tuple(checked),
+            conflicts=conflicts,
         )
 
     def chat(
@@ -718,11 +733,15 @@ def _recorded(pieces: Iterable[str], written: list[str]) -> Iterator[str]:
 
 
 def _citations(
-    passages: Sequence[Passage], sentences: Sequence[AnswerSentence]
+    passages: Sequence[Passage],
+    sentences: Sequence[AnswerSentence],
+    conflicts: Sequence[Conflict] = (),
 ) -> tuple[Citation, ...]:
-    """One citation per passage the sentences cite, in order of first citation; inferred
-    when ragkit, not the model, chose every sentence's citation of it."""
-    numbers = list(dict.fromkeys(n for s in sentences for n in s.citations))
+    """One citation per passage the sentences cite, in order of first citation, then one
+    per passage that disagrees with them; inferred when ragkit, not the model, chose every
+    sentence's citation of it."""
+    cited = [n for s in sentences for n in s.citations]
+    numbers = list(dict.fromkeys([*cited, *(c.other_passage for c in conflicts)]))
     return tuple(
         Citation(
             n=n,
@@ -731,7 +750,8 @@ def _citations(
             heading=passages[n - 1].heading,
             text=passages[n - 1].text,
             similarity=passages[n - 1].similarity,
-            inferred=all(s.inferred for s in sentences if n in s.citations),
+            # A passage cited only as disagreeing was never offered as the answer's source.
+            inferred=n in cited and all(s.inferred for s in sentences if n in s.citations),
         )
         for n in numbers
     )

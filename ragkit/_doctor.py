@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ragkit._config import Config
+from ragkit._config import LADDERS, Config
 from ragkit._errors import RagkitError
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _packs(config: Config) -> list[Check]:
 
     packs = ModelPacks(config)
     checks = []
-    generators = config.ladder if config.generator == "auto" else (config.generator,)
+    generators = config.ladder if config.generator in LADDERS else (config.generator,)
     wanted: tuple[tuple[str, PackKind], ...] = (
         (config.encoder, "encoder"),
         *((name, "generator") for name in generators),

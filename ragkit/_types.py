@@ -12,6 +12,7 @@ __all__ = [
     "AnswerSentence",
     "AskMode",
     "Citation",
+    "Conflict",
     "DocumentInfo",
     "IngestFailure",
     "IngestProgress",
@@ -118,6 +119,25 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Conflict:
+    """Two given passages that disagree on a figure an answer sentence states: the one it
+    cites gives ``figure``, another document's passage a different one about the same thing."""
+
+    sentence: int
+    """Index of the answer sentence in ``Answer.sentences``."""
+    figure: str
+    """The figure as the sentence states it, e.g. ``$19,350.00``."""
+    passage: int
+    """Number of the cited passage stating ``figure`` (1-based, as in ``Answer.passages``)."""
+    other_figure: str
+    """The different figure, as the other passage states it, e.g. ``$0.00``."""
+    other_passage: int
+    """Number of the passage stating ``other_figure``."""
+    other_text: str
+    """The sentence of the other passage that states ``other_figure``."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """An answer with its citations and the passages it was given."""
 
@@ -141,6 +161,9 @@ class Answer:
     """The generator that wrote the answer (a pack name); ``None`` when no model wrote it."""
     escalated: bool = False
     """True when a smaller model's answer failed its check and a larger one answered."""
+    conflicts: tuple[Conflict, ...] = ()
+    """Figures of the answer that another given passage contradicts; the text says so and
+    the other passage is cited too."""
 
     @property
     def unsupported(self) -> tuple[AnswerSentence, ...]:

@@ -18,6 +18,7 @@ from ragkit import Answer, Assistant, Config, ConfigError, ModelPacks, TextEncod
 from ragkit._config import DEFAULT_GENERATOR, LARGE_GENERATOR
 from ragkit.answer._judge import JUDGE_SYSTEM
 from ragkit.cli import main
+from ragkit.eval import default_pipelines
 from ragkit.testing import Messages, ScriptedGenerator
 
 from .helpers import passage_number
@@ -134,9 +135,21 @@ def test_judge_off_leaves_the_lexical_check_alone(
     assert answer.sentences[0].verdict is None and answer.sentences[0].supported
 
 
-def test_the_auto_ladder_is_the_installed_packs_of_the_configuration_in_order(
+def test_auto_is_the_largest_installed_pack_and_ladder_climbs_them_all(
     tmp_path: Path, config: Config
 ) -> None:
+    both = Config(home=config.home)
+    assert Assistant(tmp_path / "i.db", both).ladder() == [LARGE_GENERATOR]
+    climbing = both.replace(generator="ladder")
+    assert Assistant(tmp_path / "i.db", climbing).ladder() == [DEFAULT_GENERATOR, LARGE_GENERATOR]
+    assert default_pipelines(both) == [
+        "ragkit",
+        "ragkit:ladder",
+        f"ragkit:{DEFAULT_GENERATOR}",
+        "baseline",
+        "extractive",
+    ]
+    assert f"ragkit:{LARGE_GENERATOR}" in default_pipelines(climbing)
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
     # Only the smaller Qwen is installed (models build --no-large).
@@ -146,6 +159,9 @@ def test_the_auto_ladder_is_the_installed_packs_of_the_configuration_in_order(
     assert [p.name for p in ModelPacks(auto).list()] == [DEFAULT_GENERATOR]
     kb = Assistant(tmp_path / "i.db", auto)
     assert kb.ladder() == [DEFAULT_GENERATOR]
+    assert Assistant(tmp_path / "i.db", auto.replace(generator="ladder")).ladder() == [
+        DEFAULT_GENERATOR
+    ]
     # Without the largest pack nothing judges: a small model is no judge (Config.judge).
     assert kb.judge is None
     one = auto.replace(generator=LARGE_GENERATOR)

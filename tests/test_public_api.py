@@ -22,8 +22,10 @@ SUBPACKAGES = ["ragkit.eval", "ragkit.models", "ragkit.store", "ragkit.ingest"]
 RESULTS = [
     "Answer",
     "AnswerSentence",
+    "AuditEntry",
     "Check",
     "Citation",
+    "Conflict",
     "DocumentInfo",
     "IngestFailure",
     "IngestProgress",

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ragkit._config import Config
+from ragkit._config import LADDERS, Config
 from ragkit._errors import ConfigError
 from ragkit._types import Answer, IngestProgress
 from ragkit.answer._prompt import is_abstention, parse_citations, user_message
@@ -339,9 +339,15 @@ def indexed(
 
 
 def default_pipelines(config: Config) -> list[str]:
-    """ragkit as configured, each generator of the ladder alone, the baseline, extractive."""
-    alone = [f"ragkit:{name}" for name in config.ladder] if config.generator == "auto" else []
-    return ["ragkit", *alone, "baseline", "extractive"]
+    """ragkit as configured, the ladder climbed and each of its generators alone (those
+    that are not what ragkit is configured with), the baseline, extractive."""
+    if config.generator not in LADDERS or len(config.ladder) < 2:
+        variants = []
+    else:
+        alone = [f"ragkit:{name}" for name in config.ladder]
+        configured = "ragkit:ladder" if config.generator == "ladder" else alone[-1]
+        variants = [p for p in ["ragkit:ladder", *alone] if p != configured]
+    return ["ragkit", *variants, "baseline", "extractive"]
 
 
 def _check_pipelines(pipelines: Sequence[str]) -> None:
