@@ -418,18 +418,21 @@ def audit() -> None:
 @click.pass_obj
 def audit_on(obj: _Context) -> None:
     """Log every question and search of this index, by any program, from now on."""
-    with obj.assistant() as kb:
-        _run(lambda: kb.set_audit(True))
-    out.print("audit log on for", _plain(kb.db_path, name=True), highlight=False)
+    _switch_audit(obj, True)
 
 
 @audit.command("off")
 @click.pass_obj
 def audit_off(obj: _Context) -> None:
     """Stop logging (the entries stay; switching off is logged too)."""
+    _switch_audit(obj, False)
+
+
+def _switch_audit(obj: _Context, enabled: bool) -> None:
     with obj.assistant() as kb:
-        _run(lambda: kb.set_audit(False))
-    out.print("audit log off for", _plain(kb.db_path, name=True), highlight=False)
+        _run(lambda: kb.set_audit(enabled))
+    state = "on" if enabled else "off"
+    out.print(f"audit log {state} for", _plain(kb.db_path, name=True), highlight=False)
 
 
 @audit.command("show")
@@ -1201,20 +1204,25 @@ def eval_encryption(
     obj: _Context, dataset: Path, max_docs: int | None, max_queries: int, as_json: bool
 ) -> None:
     """What an encrypted index costs: ingest, search, open and conversion, against plain."""
-    from ragkit.eval import evaluate_encryption, load_beir
+    from ragkit.eval import evaluate_encryption
+
+    _corpus_bench(
+        dataset,
+        as_json,
+        lambda data, progress: evaluate_encryption(
+            data, obj.config, max_documents=max_docs, max_queries=max_queries, progress=progress
+        ),
+    )
+
+
+def _corpus_bench(dataset: Path, as_json: bool, bench: Callable[[Any, Any], Any]) -> None:
+    """Load a BEIR folder, run ``bench(data, progress)`` under a progress bar, print it."""
+    from ragkit.eval import load_beir
 
     data = _run(lambda: load_beir(dataset))
     with _pack_bar() as bar:
-        bench = _run(
-            lambda: evaluate_encryption(
-                data,
-                obj.config,
-                max_documents=max_docs,
-                max_queries=max_queries,
-                progress=_PackProgress(bar),
-            )
-        )
-    _print_report(bench, as_json)
+        report = _run(lambda: bench(data, _PackProgress(bar)))
+    _print_report(report, as_json)
 
 
 @eval_.command("ingest")
@@ -1232,20 +1240,15 @@ def eval_ingest(
     obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: bool, as_json: bool
 ) -> None:
     """Ingest throughput: end-to-end, encoder only and PyTorch fp32 chunks/s, one run."""
-    from ragkit.eval import evaluate_ingest, load_beir
+    from ragkit.eval import evaluate_ingest
 
-    data = _run(lambda: load_beir(dataset))
-    with _pack_bar() as bar:
-        bench = _run(
-            lambda: evaluate_ingest(
-                data,
-                obj.config,
-                max_documents=max_docs,
-                pytorch=not no_pytorch,
-                progress=_PackProgress(bar),
-            )
-        )
-    _print_report(bench, as_json)
+    _corpus_bench(
+        dataset,
+        as_json,
+        lambda data, progress: evaluate_ingest(
+            data, obj.config, max_documents=max_docs, pytorch=not no_pytorch, progress=progress
+        ),
+    )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
