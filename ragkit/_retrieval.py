@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 
 import numpy as np
 
-from ragkit._text import words
+from ragkit._text import sentences, words
 from ragkit._types import Passage, SearchMode
 from ragkit.store import Filter, Index, StoredChunk
 
-__all__ = ["rank", "rrf", "search"]
+__all__ = ["identifiers", "near_duplicates", "rank", "rrf", "search"]
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int) -> dict[int, float]:
@@ -53,9 +54,89 @@ def rank(
 # filed twice, or a document saved in two formats. Chunk overlap alone stays far below it.
 DUPLICATE_JACCARD = 0.8
 
+# Month and day names say which date a text is about, even when they start a sentence.
+_CALENDAR = frozenset(
+    "january february march april june july august september october november december"
+    " jan feb mar apr jun jul aug sep sept oct nov dec"
+    " monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(w.lower() for w in words(text))
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """Each word of ``text`` in order, lower-cased, with whether it identifies something.
+
+    A word identifies when it holds a digit (a date, an amount, an id), is a month or day
+    name (written with a capital), or is capitalised but does not start a sentence or a line
+    (a name, "Ms", "HN-"): the parts of a templated text that change from copy to copy.
+    """
+    tokens: list[tuple[str, bool]] = []
+    for line in text.splitlines():
+        for sentence in sentences(line):
+            for n, word in enumerate(words(sentence)):
+                lower = word.lower()
+                # Capitals at a sentence or line start say nothing; the pronoun "I" neither.
+                capitalised = word[0].isupper() and word != "I"
+                start = n == 0 and lower not in _CALENDAR
+                identifying = any(c.isdigit() for c in word) or (capitalised and not start)
+                tokens.append((lower, identifying))
+    return tokens
+
+
+def identifiers(text: str) -> set[str]:
+    """The words of ``text`` that identify (see :func:`_tokens`), lower-cased."""
+    return {word for word, identifying in _tokens(text) if identifying}
+
+
+def _substitutes_identifiers(a: list[tuple[str, bool]], b: list[tuple[str, bool]]) -> bool:
+    """Whether ``b`` puts other names, numbers or dates where ``a`` has some.
+
+    The word sequences are aligned (difflib); a stretch of ``a`` replaced by a different
+    stretch of ``b`` with identifying words on both sides is a substitution: the same
+    template filled in for another person, day or amount. Words only added or removed are
+    not, and neither is a replaced stretch at either end unless both sides are nothing but
+    identifying words: there two chunks of one text cut at different places differ (the
+    previous or the next sentence), which says nothing new.
+    """
+    matcher = SequenceMatcher(None, [w for w, _ in a], [w for w, _ in b], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace":
+            continue
+        left, right = [f for _, f in a[i1:i2]], [f for _, f in b[j1:j2]]
+        if _spelled(a[i1:i2]) == _spelled(b[j1:j2]):
+            continue  # the same characters split otherwise: "Har-bour", "1,000" and "1000"
+        if (i1 == 0 and j1 == 0) or (i2 == len(a) and j2 == len(b)):
+            if all(left) and all(right):
+                return True
+        elif any(left) and any(right):
+            return True
+    return False
+
+
+def _spelled(tokens: list[tuple[str, bool]]) -> str:
+    return "".join(c for word, _ in tokens for c in word if c.isalnum())
+
+
+def near_duplicates(a: str, b: str) -> bool:
+    """Whether passages ``a`` and ``b`` say the same thing, so only the better one is shown.
+
+    Their word sets must overlap by at least :data:`DUPLICATE_JACCARD` and neither may
+    substitute names, numbers or dates for the other's: four copies of a follow-up letter
+    to four patients share nearly every word yet are four different letters.
+    """
+    return _repeats(a, b, _words(a), _words(b))
+
+
+def _repeats(a: str, b: str, a_words: frozenset[str], b_words: frozenset[str]) -> bool:
+    """:func:`near_duplicates` given each text's word set (a search reuses them)."""
+    # The cheap word-set test first; only texts close by it (rare) are aligned word by word
+    # to see whether they differ in who, when or how much.
+    if len(a_words & b_words) < DUPLICATE_JACCARD * len(a_words | b_words):
+        return False
+    return not _substitutes_identifiers(_tokens(a), _tokens(b))
 
 
 def search(
@@ -72,7 +153,8 @@ def search(
 ) -> list[Passage]:
     """The ``k`` best passages for ``question``; hybrid fuses vector and full-text ranks.
 
-    Near-duplicates of a better passage are skipped (the next best takes their place), and
+    Near-duplicates of a better passage are skipped (the next best takes their place) unless
+    they differ in names, numbers or dates (see :func:`near_duplicates`), and
     with ``expand`` each passage's text is widened by that many neighbouring chunks of its
     document on each side, for context.
     """
@@ -81,15 +163,16 @@ def search(
     )
     chunks = index.chunks([i for i, _ in ranked[: 3 * k]])
     kept: list[tuple[int, float]] = []
-    seen: list[frozenset[str]] = []
+    seen: list[tuple[str, frozenset[str]]] = []
     for chunk_id, score in ranked[: 3 * k]:
         if chunk_id not in chunks:
             continue
-        words = _words(chunks[chunk_id].text)
-        if any(len(words & other) >= DUPLICATE_JACCARD * len(words | other) for other in seen):
+        text = chunks[chunk_id].text
+        words = _words(text)
+        if any(_repeats(text, other, words, other_words) for other, other_words in seen):
             continue
         kept.append((chunk_id, score))
-        seen.append(words)
+        seen.append((text, words))
         if len(kept) == k:
             break
     vectors = index.vectors([i for i, _ in kept])
