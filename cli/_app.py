@@ -317,7 +317,7 @@ def ingest(
                 progress=progress,
             )
         )
-    _print_failures(report.failed)
+    _print_failures(report.failed + report.skipped)
     for warning in report.warnings:
         err.print(
             Text.assemble(
@@ -335,6 +335,7 @@ def ingest(
     out.print(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed"
+        + (f", {len(report.skipped)} not supported" if report.skipped else "")
         + (f", {len(report.removed)} pruned" if prune else "")
         + f"; {report.chunks_embedded} chunks embedded in {time.monotonic() - started:.1f} s",
         highlight=False,

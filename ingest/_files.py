@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ragkit._errors import LoadError
 
-from ._load import SUPPORTED_SUFFIXES
+from ._load import SUPPORTED_SUFFIXES, unsupported_reason
 
 IGNORE_FILE = ".ragkitignore"
 
@@ -44,6 +44,7 @@ def iter_files(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     skipped: Skipped | None = None,
+    unsupported: Skipped | None = None,
 ) -> Iterator[Path]:
     """Yield the files to ingest from files and directories, each file once.
 
@@ -51,7 +52,8 @@ def iter_files(
     if the type is unsupported). A directory is walked recursively in sorted order, skipping
     hidden entries (names starting with "."), files whose suffix is not supported, and what
     the filters leave out; symlinked directories are not followed, so a link cycle cannot
-    loop.
+    loop. A file passed over for its type is reported to ``unsupported(path, reason)`` when
+    it is given, so no document in a folder is left out without a word.
 
     No single entry stops a walk. Entries that cannot be indexed are passed over, and
     reported to ``skipped(path, reason)`` when it is given (hidden and filtered-out entries
@@ -86,7 +88,7 @@ def iter_files(
             raise LoadError(printable_path(root), _NOT_UTF8)
     includes = _rules(_patterns(include), "")
     excludes = _rules(_patterns(exclude), "")
-    return _walk(roots, includes, excludes, skipped or _unreported)
+    return _walk(roots, includes, excludes, skipped or _unreported, unsupported or _unreported)
 
 
 def _unreported(path: str, reason: str) -> None:
@@ -149,11 +151,19 @@ def _patterns(given: Iterable[str] | None) -> list[str]:
 
 
 def _walk(
-    roots: list[Path], includes: list[_Rule], excludes: list[_Rule], skipped: Skipped
+    roots: list[Path],
+    includes: list[_Rule],
+    excludes: list[_Rule],
+    skipped: Skipped,
+    unsupported: Skipped,
 ) -> Iterator[Path]:
     seen: set[Path] = set()
     for root in roots:
-        found = _files_under(root, includes, excludes, skipped) if root.is_dir() else [root]
+        found = (
+            _files_under(root, includes, excludes, skipped, unsupported)
+            if root.is_dir()
+            else [root]
+        )
         for path in found:
             try:
                 key = path.resolve()
@@ -169,7 +179,11 @@ def _walk(
 
 
 def _files_under(
-    root: Path, includes: list[_Rule], excludes: list[_Rule], skipped: Skipped
+    root: Path,
+    includes: list[_Rule],
+    excludes: list[_Rule],
+    skipped: Skipped,
+    unsupported: Skipped,
 ) -> list[Path]:
     found: list[Path] = []
     # (directory, its path relative to root with a trailing "/", the ignore rules in force)
@@ -197,7 +211,9 @@ def _files_under(
             elif includes and not _included(includes, rel):
                 continue
             elif kind == "file":
-                if Path(entry.name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                suffix = Path(entry.name).suffix.lower()
+                if suffix not in SUPPORTED_SUFFIXES:
+                    unsupported(printable_path(entry.path), unsupported_reason(suffix))
                     continue
                 if _is_utf8(entry.name):
                     found.append(Path(entry.path))

@@ -18,7 +18,7 @@ from ._html import load_html
 from ._markdown import load_markdown
 from ._normalize import normalize_label, normalize_text
 from ._pdf import load_pdf
-from ._text import load_text
+from ._text import decode_warnings, load_text
 from ._types import Document, Section
 
 # A loader turns a file's bytes into its own title (None: use the file stem) and its
@@ -69,10 +69,7 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     suffix = path.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
-        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise LoadError(
-            path, f"unsupported file type {suffix or '(no suffix)'}; supported: {supported}"
-        )
+        raise LoadError(path, unsupported_reason(suffix))
     try:
         # Non-blocking, so that a named pipe is refused below instead of waiting for a writer.
         with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
@@ -91,7 +88,8 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
         raise LoadError(path, _too_big(None, max_file_bytes))
     if not data or data.isspace():
         raise LoadError(path, "file is empty")
-    title, raw_sections = loader(path, data)
+    with decode_warnings() as warnings:
+        title, raw_sections = loader(path, data)
     normalized = [_normalized(section) for section in raw_sections]
     sections = tuple(section for section in normalized if section.text)
     if not sections:
@@ -105,6 +103,16 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
         size=len(data),
         mtime=info.st_mtime,
         pages_without_text=blank,
+        warnings=tuple(warnings),
+    )
+
+
+def unsupported_reason(suffix: str) -> str:
+    """Why a file whose (lowercased) suffix is ``suffix`` is not indexed, and what to do."""
+    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    return (
+        f"unsupported file type {suffix or '(no suffix)'} (ragkit reads {supported}); "
+        "convert it to one of these to index it"
     )
 
 

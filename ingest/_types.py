@@ -32,6 +32,8 @@ class Document:
     mtime: float
     pages_without_text: tuple[int, ...] = ()
     """PDF pages that yielded no text (scans, images): reported, not silently dropped."""
+    warnings: tuple[str, ...] = ()
+    """What the reader should check although the file loaded, e.g. an encoding guessed."""
 
 
 @dataclass(frozen=True)

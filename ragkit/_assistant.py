@@ -235,7 +235,8 @@ class Assistant:
 
         Unchanged files (same content hash) cost no embedding; a changed file's chunks are
         replaced in one transaction; a bad file is reported in the returned report and never
-        stops the batch or leaves partial rows behind. ``include``/``exclude`` are
+        stops the batch or leaves partial rows behind; a file in a folder of a type ragkit
+        does not read is listed in ``skipped`` with the reason. ``include``/``exclude`` are
         gitignore-style globs relative to each folder (a ``.ragkitignore`` in a folder adds
         to ``exclude``). ``collection`` and ``tags`` label the documents for filtered search.
         With ``prune``, documents under the given folders whose files are gone (or now
@@ -253,10 +254,19 @@ class Assistant:
         def skipped(path: str, reason: str) -> None:  # a bad entry never stops the walk
             report.failed.append(IngestFailure(path=path, reason=reason))
 
+        def unsupported(path: str, reason: str) -> None:
+            report.skipped.append(IngestFailure(path=path, reason=reason))
+
         for path in given:
             try:
                 files.extend(
-                    ingest.iter_files([path], include=include, exclude=exclude, skipped=skipped)
+                    ingest.iter_files(
+                        [path],
+                        include=include,
+                        exclude=exclude,
+                        skipped=skipped,
+                        unsupported=unsupported,
+                    )
                 )
             except LoadError as exc:
                 report.failed.append(IngestFailure(path=exc.path, reason=exc.reason))

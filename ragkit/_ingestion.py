@@ -375,6 +375,7 @@ def run_ingest(
                     "(scanned images? run OCR to index them)"
                 )
                 report.warnings.append(IngestFailure(path=key, reason=reason))
+            report.warnings.extend(IngestFailure(path=key, reason=w) for w in doc.warnings)
             report.chunks_embedded += len(chunks)
             tick(key)
         pending.clear()
