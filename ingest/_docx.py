@@ -1,10 +1,12 @@
-"""DOCX loading: paragraphs, headings and tables from the WordprocessingML in the zip."""
+"""DOCX loading: paragraphs, headings and tables from the WordprocessingML in the zip, plus
+footnotes, endnotes, comments, headers and footers as attributed sections."""
 
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -39,6 +41,10 @@ _MAX_PART_BYTES = 50 << 20
 _MAX_RATIO = 100
 _RATIO_CHECKED_ABOVE = 1 << 20
 _MAX_SIDE_PART_BYTES = 4 << 20  # styles and metadata: what is larger is not worth reading
+_FOOTNOTES, _ENDNOTES, _COMMENTS = "word/footnotes.xml", "word/endnotes.xml", "word/comments.xml"
+_HEADER_FOOTER = re.compile(r"word/(?:header|footer)\d*\.xml")
+_FOOTNOTE_REF, _ENDNOTE_REF = f"{_W}footnoteReference", f"{_W}endnoteReference"
+_ID, _AUTHOR = f"{_W}id", f"{_W}author"
 # Built-in style names ("heading 1", "Title") are English whatever the document's language;
 # style ids are not ("berschrift1" in a German Word), so names are read from styles.xml.
 _HEADING_STYLE = re.compile(r"heading\s*([1-9])|(title)", re.IGNORECASE)
@@ -53,6 +59,12 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
     encrypted or legacy ``.doc`` files, files that are not a readable zip or lack
     ``word/document.xml``, invalid XML, and a ``word/document.xml`` that would expand past
     50 MB or more than 100 times its compressed size (a zip bomb).
+
+    Footnotes and endnotes (numbered in the order the body references them, as Word shows
+    them), comments and headers and footers (each distinct text once) follow the body as
+    sections headed "Footnote 3", "Endnote 1", "Comment by A. Keller", "Header" or "Footer".
+    These parts are optional: one that is missing, unreadable or too large is left out and
+    the body still loads.
     """
     if data.startswith(_OLE_MAGIC):
         raise LoadError(path, "encrypted or legacy .doc format; save as .docx without a password")
@@ -67,6 +79,7 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
             document = _read_part(path, archive, _DOCUMENT)
             styles = _read_side_part(archive, _STYLES) if _STYLES in names else None
             core = _read_side_part(archive, _CORE) if _CORE in names else None
+            extras = _read_extra_parts(path, archive, names)
     except LoadError:
         raise
     except Exception as error:
@@ -80,15 +93,17 @@ def load_docx(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
         )
     builder = SectionBuilder()
     levels = _style_levels(styles)
+    references: dict[str, list[str]] = {_FOOTNOTE_REF: [], _ENDNOTE_REF: []}
     try:
-        _read_body(document, levels, builder)
+        _read_body(document, levels, builder, references)
     # expat raises ParseError; ValueError is left for a UTF-16 part that declares a
     # multi-byte encoding in UTF-16, which the check above cannot read.
     except (ElementTree.ParseError, ValueError) as error:
         raise LoadError(
             path, f"not a readable .docx file: invalid XML in {_DOCUMENT}: {error_cause(error)}"
         ) from error
-    return _core_title(core) or builder.first_label(0), builder.sections()
+    notes = _side_sections(extras, references)
+    return _core_title(core) or builder.first_label(0), builder.sections() + notes
 
 
 def _read_part(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
@@ -162,44 +177,168 @@ def _core_title(core: ElementTree.Element | None) -> str | None:
     return title.text if title is not None else None
 
 
-def _read_body(document: bytes, levels: dict[str, int], builder: SectionBuilder) -> None:
-    """Feed the body's paragraphs and tables to ``builder``, streaming.
+def _read_body(
+    document: bytes,
+    levels: dict[str, int],
+    builder: SectionBuilder,
+    references: dict[str, list[str]],
+) -> None:
+    """Feed the body's paragraphs and tables to ``builder``, streaming, and record in
+    ``references`` (by reference tag) the note ids the body cites, in order."""
+    for element in _children_at(document, 2):
+        _add_blocks(element, levels, builder)
+        _add_references(element, references)
 
-    Each child of ``w:body`` is handled when it ends and then dropped, so a large document
-    never exists as a whole element tree.
+
+def _children_at(xml: bytes, level: int) -> Iterator[ElementTree.Element]:
+    """The children of the element ``level`` deep (the root is 1), in order.
+
+    Each child is handed out when it ends and then dropped, so a large part never exists
+    as a whole element tree.
     """
     depth = 0
-    body: ElementTree.Element | None = None
-    for event, element in ElementTree.iterparse(io.BytesIO(document), events=("start", "end")):
+    parent: ElementTree.Element | None = None
+    for event, element in ElementTree.iterparse(io.BytesIO(xml), events=("start", "end")):
         if event == "start":
             depth += 1
-            if depth == 2:
-                body = element
+            if depth == level:
+                parent = element
             continue
         depth -= 1
-        if depth == 2 and body is not None:
-            _add_blocks(element, levels, builder)
-            body.clear()
+        if depth == level and parent is not None:
+            yield element
+            parent.clear()
+
+
+def _blocks(element: ElementTree.Element) -> Iterator[ElementTree.Element]:
+    """The paragraphs and tables in ``element``, in document order."""
+    # They may sit inside content controls and other wrappers; walked with a list rather
+    # than recursion, so deep nesting cannot overflow the stack.
+    pending = [element]
+    while pending:
+        node = pending.pop()
+        if node.tag in (_P, _TBL):
+            yield node
+        elif node.tag not in _SKIPPED:
+            pending.extend(reversed(node))
 
 
 def _add_blocks(
     element: ElementTree.Element, levels: dict[str, int], builder: SectionBuilder
 ) -> None:
-    # Paragraphs and tables may sit inside content controls and other wrappers; walked
-    # with a list rather than recursion, so deep nesting cannot overflow the stack.
+    for block in _blocks(element):
+        if block.tag == _TBL:
+            builder.text(_table_text(block))
+        elif (level := _paragraph_level(block, levels)) is None:
+            builder.text(_inline_text(block))
+        else:
+            builder.heading(level, _inline_text(block))
+
+
+def _blocks_text(element: ElementTree.Element) -> str:
+    texts = (
+        _table_text(block) if block.tag == _TBL else _inline_text(block)
+        for block in _blocks(element)
+    )
+    return "\n\n".join(text.strip() for text in texts if text.strip())
+
+
+def _add_references(element: ElementTree.Element, references: dict[str, list[str]]) -> None:
+    # Deleted text is skipped as in _blocks: a deleted reference's note is deleted with it.
     pending = [element]
     while pending:
         node = pending.pop()
-        if node.tag == _P:
-            level = _paragraph_level(node, levels)
-            if level is None:
-                builder.text(_inline_text(node))
-            else:
-                builder.heading(level, _inline_text(node))
-        elif node.tag == _TBL:
-            builder.text(_table_text(node))
+        if node.tag in references:
+            references[node.tag].append(node.get(_ID, ""))
         elif node.tag not in _SKIPPED:
             pending.extend(reversed(node))
+
+
+def _read_extra_parts(path: Path, archive: zipfile.ZipFile, names: set[str]) -> dict[str, bytes]:
+    """The note, comment, header and footer parts present, by name, within 50 MB in all.
+
+    Each is optional, so one :func:`_read_part` refuses (a zip bomb) or that does not
+    decompress is left out rather than failing the document. The shared budget bounds the
+    work of a zip holding thousands of header parts.
+    """
+    wanted = [name for name in (_FOOTNOTES, _ENDNOTES, _COMMENTS) if name in names]
+    # Headers before footers, each by number (header2 before header10).
+    wanted += sorted(
+        (name for name in names if _HEADER_FOOTER.fullmatch(name)),
+        key=lambda name: (name.startswith("word/footer"), len(name), name),
+    )
+    parts: dict[str, bytes] = {}
+    budget = _MAX_PART_BYTES
+    for name in wanted:
+        size = archive.getinfo(name).file_size
+        if size > budget:
+            continue
+        budget -= size
+        try:
+            parts[name] = _read_part(path, archive, name)
+        except Exception:  # as broad as the guard around the whole archive, see load_docx
+            continue
+    return parts
+
+
+def _part_children(xml: bytes | None) -> Iterator[ElementTree.Element]:
+    """The children of an optional part's root; a part that is not well-formed ends at the
+    fault (the children before it are complete), as a side part never fails the body."""
+    if xml is None or _declared_encoding(xml) is not None:
+        return
+    try:
+        yield from _children_at(xml, 1)
+    except (ElementTree.ParseError, ValueError):
+        return
+
+
+def _side_sections(
+    parts: dict[str, bytes], references: dict[str, list[str]]
+) -> tuple[Section, ...]:
+    """Footnotes, endnotes, comments, then headers and footers, each its own section.
+
+    A note becomes a section of its own headed "Footnote 3" rather than text spliced into
+    the paragraph citing it: a citation then reads ``file.docx > Footnote 3``, which says
+    honestly that the words are the footnote's and not the body's, and the note is embedded
+    on its own, so a query about it is not diluted by the paragraph around it (nor the
+    paragraph's chunk by a long note).
+    """
+    sections: list[Section] = []
+    for name, reference, label in (
+        (_FOOTNOTES, _FOOTNOTE_REF, "Footnote"),
+        (_ENDNOTES, _ENDNOTE_REF, "Endnote"),
+    ):
+        tag = f"{_W}{label.lower()}"
+        # Separator and continuation notes (w:type set) are the rule above the notes.
+        texts = {
+            note.get(_ID, ""): _blocks_text(note)
+            for note in _part_children(parts.get(name))
+            if note.tag == tag and note.get(_TYPE, "normal") == "normal"
+        }
+        # Word numbers notes in the order the body references them, whatever their ids
+        # (these start after the separators' and need not follow that order). A note the
+        # body never references is not shown in the document, so it is not indexed.
+        for number, note_id in enumerate(dict.fromkeys(references[reference]), 1):
+            if texts.get(note_id):
+                sections.append(Section(texts[note_id], heading=f"{label} {number}"))
+    for comment in _part_children(parts.get(_COMMENTS)):
+        text = _blocks_text(comment) if comment.tag == f"{_W}comment" else ""
+        if text:
+            author = " ".join(comment.get(_AUTHOR, "").split())
+            sections.append(Section(text, heading=f"Comment by {author}" if author else "Comment"))
+    # Each page section of a document may have its own copy of the same header; one copy is
+    # enough, and more would crowd the results with it.
+    seen: set[str] = set()
+    for name, xml in parts.items():
+        if not _HEADER_FOOTER.fullmatch(name):
+            continue
+        text = "\n\n".join(filter(None, (_blocks_text(block) for block in _part_children(xml))))
+        key = " ".join(text.split())
+        if key and key not in seen:
+            seen.add(key)
+            heading = "Header" if name.startswith("word/header") else "Footer"
+            sections.append(Section(text, heading=heading))
+    return tuple(sections)
 
 
 def _paragraph_level(paragraph: ElementTree.Element, levels: dict[str, int]) -> int | None:
