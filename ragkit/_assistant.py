@@ -316,6 +316,7 @@ class Assistant:
             seconds=self.config.parse_timeout,
             memory_bytes=self.config.parse_memory_mb << 20,
             workers=self.config.n_parse_workers,
+            max_chunks=self.config.max_chunks_per_file,
         )
         index = self._open(with_encoder=True)
         index.bind_chunking(

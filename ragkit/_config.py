@@ -116,6 +116,11 @@ class Config:
     parse_workers: int | None = None
     parse_timeout: float = 120.0
     parse_memory_mb: int = 2048
+    # Chunks indexed per file; past it the rest of the file is skipped with a warning. It
+    # bounds what one file costs (a 90,000-page PDF would take ~90,000 chunks, hundreds of
+    # MB of index and minutes of embedding) while leaving any real document whole: a
+    # 1,000-page contract makes ~3,000-5,000 chunks.
+    max_chunks_per_file: int = 20_000
     # Seconds a write to the index waits for another process's write before IndexBusyError.
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     # Model files over 64 MiB (GGUFs) are fully re-hashed on load when their last full hash
@@ -159,6 +164,11 @@ class Config:
                 f"escalate_below ({self.escalate_below}) must be at least judge_threshold "
                 f"({self.judge_threshold}): a lower rung's answer that the judge would not "
                 "pass as a final answer cannot stand."
+            )
+        if self.max_chunks_per_file < 1:
+            raise ConfigError(
+                f"max_chunks_per_file ({self.max_chunks_per_file}) must be >= 1: it is how "
+                "many chunks of each file are indexed."
             )
         if self.busy_timeout < 0:
             raise ConfigError(f"busy_timeout ({self.busy_timeout}) must be >= 0 seconds.")

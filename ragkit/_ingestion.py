@@ -11,6 +11,7 @@ run continues where it stopped (finished documents are unchanged and skipped).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import multiprocessing
 import sys
@@ -106,11 +107,13 @@ class Labels:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on parsing one file. ``workers=0`` parses in this process (no limits apply)."""
+    """Bounds on parsing one file. ``workers=0`` parses in this process, where the time and
+    memory limits do not apply; a file's chunks past ``max_chunks`` are dropped either way."""
 
     seconds: float = 120.0
     memory_bytes: int = 2 << 30
     workers: int = 1
+    max_chunks: int = 20_000
 
 
 # --- worker side ---------------------------------------------------------------------------
@@ -148,7 +151,10 @@ def _die_with_parent() -> None:
 
 
 def _parse(
-    source: Source, tokenizer: Tokenizer | None = None, sizes: tuple[int, int] | None = None
+    source: Source,
+    max_chunks: int,
+    tokenizer: Tokenizer | None = None,
+    sizes: tuple[int, int] | None = None,
 ) -> _Parsed:
     """Load and chunk one source; returns (document, chunks) or (None, failure reason)."""
     tokenizer = tokenizer or _worker_tokenizer
@@ -158,6 +164,12 @@ def _parse(
         chunks = ingest.chunk_document(doc, tokenizer, max_tokens, overlap)
         if not chunks:
             raise LoadError(source.key, "no text to index")
+        if len(chunks) > max_chunks:
+            # Cut here, in the worker, so the dropped chunks cost neither a trip to the main
+            # process nor embedding; embedding is most of a huge file's ingest time.
+            warning = _capped_warning(chunks, max_chunks)
+            doc = dataclasses.replace(doc, warnings=(*doc.warnings, warning))
+            chunks = chunks[:max_chunks]
         return doc, chunks
     except LoadError as exc:
         return None, exc.reason
@@ -165,6 +177,17 @@ def _parse(
         return None, "ran out of memory while parsing (over the per-file memory limit)"
     except RecursionError:
         return None, "structure nested too deeply to parse"
+
+
+def _capped_warning(chunks: list[ingest.Chunk], max_chunks: int) -> str:
+    last_page = chunks[max_chunks - 1].page
+    through = f" (up to page {last_page})" if last_page is not None else ""
+    # An unchanged file is skipped on the next ingest, so raising the cap alone re-reads nothing.
+    return (
+        f"only the first {max_chunks:,} of its {len(chunks):,} chunks were indexed{through}; "
+        "the rest of the file was skipped. To index all of it, raise "
+        "Config.max_chunks_per_file, remove the document from the index and add it again."
+    )
 
 
 # --- main side -----------------------------------------------------------------------------
@@ -215,6 +238,9 @@ class _Parser:
             )
         return self.pool
 
+    def _submit(self, source: Source) -> Future[_Parsed]:
+        return self._start().submit(_parse, source, self.limits.max_chunks)
+
     def _kill(self) -> None:
         if self.pool is not None:
             for process in list(getattr(self.pool, "_processes", {}).values()):
@@ -230,7 +256,7 @@ class _Parser:
     def parse(self, sources: Iterable[Source]) -> Iterator[tuple[Source, _Parsed]]:
         if self.limits.workers <= 0:
             for source in sources:
-                yield source, _parse(source, self.tokenizer, self.sizes)
+                yield source, _parse(source, self.limits.max_chunks, self.tokenizer, self.sizes)
             return
         queue: collections.deque[tuple[Source, Future[_Parsed], float]] = collections.deque()
         depth = 4 * self.limits.workers
@@ -244,7 +270,7 @@ class _Parser:
                 except StopIteration:
                     exhausted = True
                     break
-                queue.append((source, self._start().submit(_parse, source), time.monotonic()))
+                queue.append((source, self._submit(source), time.monotonic()))
             if not queue:
                 break
             source, future, submitted = queue.popleft()
@@ -268,7 +294,7 @@ class _Parser:
             last_result = time.monotonic()
             yield source, (None, reason)
             for other in others:
-                queue.append((other, self._start().submit(_parse, other), time.monotonic()))
+                queue.append((other, self._submit(other), time.monotonic()))
 
 
 def run_ingest(

@@ -205,8 +205,9 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     """Documents removed by ``prune`` because their files are gone."""
     warnings: list[IngestFailure] = field(default_factory=list)
-    """Documents indexed with something to check: PDF pages with no extractable text, or
-    text whose encoding was not declared and could not be detected with confidence."""
+    """Documents indexed with something to check: PDF pages with no extractable text, text
+    whose encoding was not declared and could not be detected with confidence, or a file
+    cut short at ``Config.max_chunks_per_file`` chunks."""
     skipped: list[IngestFailure] = field(default_factory=list)
     """Files in the given folders of a type ragkit does not read, with the reason. Unlike
     ``failed`` they leave ``ok`` true: folders hold spreadsheets and mail besides documents."""
