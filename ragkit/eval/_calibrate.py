@@ -47,6 +47,7 @@ from ragkit.eval._qa import (
     SquadQuestion,
     contains_gold,
     indexed,
+    mean_or_zero,
     normalize_answer,
     sample_questions,
 )
@@ -396,7 +397,7 @@ class JudgeCalibration:
     def lines(self) -> list[str]:
         out = [
             f"judge threshold (log-odds of yes), * = current {self.current:+.2f}; "
-            f"auto-replayed = the ladder replayed from each rung alone, a lower rung's "
+            f"ladder-replayed = the ladder replayed from each rung alone, a lower rung's "
             f"answer standing at {self.escalate_below:+.2f} or more"
         ]
         for pipeline, rows in self.curves.items():
@@ -430,17 +431,13 @@ def _curve(
         rows.append(
             (
                 t,
-                _share([o[0] for o in answerable]),
-                _share([o[0] for o in unanswerable]),
-                _share([o[1] for o in answered]),
-                _share([not o[1] and not o[2] for o in answered]),
+                mean_or_zero([o[0] for o in answerable]),
+                mean_or_zero([o[0] for o in unanswerable]),
+                mean_or_zero([o[1] for o in answered]),
+                mean_or_zero([not o[1] and not o[2] for o in answered]),
             )
         )
     return rows
-
-
-def _share(values: Sequence[bool]) -> float:
-    return statistics.fmean(values) if values else 0.0
 
 
 def _leave_one_article_out(
@@ -462,8 +459,8 @@ def _leave_one_article_out(
     unanswerable = [d for a, d in held if not a.answerable]
     return (
         chosen,
-        _share(answerable),
-        _share(unanswerable),
+        mean_or_zero(answerable),
+        mean_or_zero(unanswerable),
     )
 
 
@@ -492,7 +489,7 @@ def calibrate_judge(records: Sequence[dict[str, object]], config: Config) -> Jud
             for found in by_id.values()
             if all(p in found for p in solo)
         ]
-        by_pipeline["auto-replayed"] = climbed
+        by_pipeline["ladder-replayed"] = climbed
     thresholds = sorted({*JUDGE_THRESHOLDS, config.judge_threshold})
     report = JudgeCalibration(config.judge_threshold, config.escalate_below)
     for pipeline, answers in by_pipeline.items():

@@ -55,6 +55,7 @@ __all__ = [
     "exact_match",
     "indexed",
     "load_squad",
+    "mean_or_zero",
     "normalize_answer",
     "sample_questions",
     "token_f1",
@@ -134,6 +135,11 @@ def contains_gold(answer: str, golds: Sequence[str]) -> bool:
     (its ``[n]`` markers left out)."""
     said = f" {normalize_answer(MARKER.sub('', answer))} "
     return any(f" {normalize_answer(g)} " in said for g in golds)
+
+
+def mean_or_zero(values: Sequence[float]) -> float:
+    """The mean of ``values`` (of booleans: the share that hold), 0.0 when there are none."""
+    return statistics.fmean(values) if values else 0.0
 
 
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
@@ -491,27 +497,28 @@ def _row(pipeline: str, results: list[_Result]) -> QaRow:
     answered = [r for r in answerable if not r.abstained]
     modelled = [r for r in results if r.model is not None]
 
-    def mean(values: Sequence[float]) -> float:
-        return statistics.fmean(values) if values else 0.0
-
     ttfts = [r.ttft for r in results if r.ttft is not None]
     rates = [r.tokens_per_s for r in results if r.tokens_per_s is not None]
     prompts = [r.prompt_tokens for r in results if r.prompt_tokens]
     return QaRow(
         pipeline=pipeline,
-        exact_match=mean([exact_match(r.prediction, r.question.answers) for r in answerable]),
-        f1=mean([token_f1(r.prediction, r.question.answers) for r in answerable]),
-        citation_hit=mean([float(r.question.source in r.cited) for r in answered]),
-        source_in_prompt=mean([float(r.question.source in r.given) for r in answerable]),
-        abstain_unanswerable=mean([float(r.abstained) for r in unanswerable])
+        exact_match=mean_or_zero(
+            [exact_match(r.prediction, r.question.answers) for r in answerable]
+        ),
+        f1=mean_or_zero([token_f1(r.prediction, r.question.answers) for r in answerable]),
+        citation_hit=mean_or_zero([float(r.question.source in r.cited) for r in answered]),
+        source_in_prompt=mean_or_zero([float(r.question.source in r.given) for r in answerable]),
+        abstain_unanswerable=mean_or_zero([float(r.abstained) for r in unanswerable])
         if unanswerable
         else None,
-        abstain_answerable=mean([float(r.abstained) for r in answerable]),
+        abstain_answerable=mean_or_zero([float(r.abstained) for r in answerable]),
         ttft_p50=percentile(ttfts, 0.5) if ttfts else None,
         ttft_p95=percentile(ttfts, 0.95) if ttfts else None,
         tokens_per_s=statistics.median(rates) if rates else None,
-        prompt_tokens=mean(prompts) if prompts else None,
-        contains_gold=mean([float(r.contains_gold) for r in answerable]),
-        unflagged_wrong=mean([float(not r.contains_gold and not r.flagged) for r in answered]),
-        escalated=mean([float(r.escalated) for r in modelled]) if modelled else None,
+        prompt_tokens=mean_or_zero(prompts) if prompts else None,
+        contains_gold=mean_or_zero([float(r.contains_gold) for r in answerable]),
+        unflagged_wrong=mean_or_zero(
+            [float(not r.contains_gold and not r.flagged) for r in answered]
+        ),
+        escalated=mean_or_zero([float(r.escalated) for r in modelled]) if modelled else None,
     )

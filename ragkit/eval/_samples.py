@@ -16,14 +16,13 @@ Each question is asked of an index of the questions' corpus three ways:
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragkit._errors import ConfigError
-from ragkit.eval._qa import contains_gold
+from ragkit.eval._qa import contains_gold, mean_or_zero
 
 if TYPE_CHECKING:
     from ragkit._assistant import Assistant
@@ -196,16 +195,13 @@ def evaluate_samples(
         if progress:
             progress("asking", done, len(questions))
 
-    def share(values: list[bool]) -> float:
-        return statistics.fmean(values) if values else 0.0
-
-    report.retrieval_hit = share([r.retrieved for r in report.results])
-    report.generate_citation_hit = share([r.generated_cites for r in report.results])
-    report.generate_answer_hit = share(
+    report.retrieval_hit = mean_or_zero([r.retrieved for r in report.results])
+    report.generate_citation_hit = mean_or_zero([r.generated_cites for r in report.results])
+    report.generate_answer_hit = mean_or_zero(
         [r.holds_answer for r in report.results if r.holds_answer is not None]
     )
     report.generate_both = sum(bool(r.generated_cites and r.holds_answer) for r in report.results)
-    report.extractive_citation_hit = share([r.extractive_cites for r in report.results])
+    report.extractive_citation_hit = mean_or_zero([r.extractive_cites for r in report.results])
     report.abstentions = sum(r.abstained for r in report.results)
     report.escalations = sum(r.escalated for r in report.results)
     return report
