@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, NoReturn, TypeVar, get_args
 
 import click
 from rich.console import Console
@@ -71,10 +71,7 @@ class _Context:
         when ``ask`` (by default: when the index looks encrypted). Never an argument: a key
         on the command line would stay in the shell's history and in ``ps``."""
         if self.key_file is not None:
-            try:
-                return self.key_file.read_text(encoding="utf-8").rstrip("\r\n")
-            except (OSError, UnicodeDecodeError) as exc:
-                _fail(f"{self.key_file}: the key file cannot be read ({exc}); check --key-file.")
+            return _read_key_file(self.key_file, "--key-file")
         if _KEY_ENV in os.environ:
             return os.environ[_KEY_ENV]
         return (
@@ -83,11 +80,20 @@ class _Context:
             else None
         )
 
-    def ask_key(self, *, confirm: bool = False, what: str = "Key") -> str:
+    def ask_key(
+        self, *, confirm: bool = False, what: str = "Key", give: str = f"--key-file or ${_KEY_ENV}"
+    ) -> str:
+        """``what`` for the index, asked for in the terminal (twice with ``confirm``); with no
+        terminal, exits saying how to ``give`` it instead."""
         if not sys.stdin.isatty():
+            state = (
+                " (it is encrypted, or damaged)"
+                if what == "Key" and is_encrypted(self.path)
+                else ""
+            )
             _fail(
-                f"{self.path} is encrypted (or damaged) and no key was given: give it with "
-                f"--key-file or ${_KEY_ENV}, or run in a terminal to be asked for it."
+                f"no {what.lower()} was given for {self.path}{state}: give it with {give}, or "
+                "run in a terminal to be asked for it."
             )
         key: str = click.prompt(
             f"{what} for {self.path}", hide_input=True, confirmation_prompt=confirm, err=True
@@ -113,7 +119,15 @@ class _Context:
         return path
 
 
-def _fail(message: str) -> None:
+def _read_key_file(path: Path, option: str) -> str:
+    """The passphrase in ``path`` (given with ``option``), without its trailing newline."""
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: the key file cannot be read ({exc}); check {option}.")
+
+
+def _fail(message: str) -> NoReturn:
     err.print(_plain("error:", "bold red"), _plain(message), highlight=False, soft_wrap=True)
     sys.exit(1)
 
@@ -398,16 +412,7 @@ def rm(obj: _Context, paths: tuple[Path, ...]) -> None:
 def vacuum(obj: _Context) -> None:
     """Rewrite the index so nothing removed from it remains in the file (for an index an
     older ragkit wrote: removing now erases at once)."""
-    started = time.monotonic()
-    with obj.assistant() as kb:
-        _run(kb.vacuum)
-    out.print(
-        "vacuumed",
-        _plain(kb.db_path, name=True),
-        f"in {time.monotonic() - started:.1f} s",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _rewrite(obj.assistant(), lambda kb: kb.vacuum(), "vacuumed")
 
 
 @main.group()
@@ -497,27 +502,27 @@ def encrypt(obj: _Context, new_key_file: Path | None) -> None:
     if is_encrypted(path):
         current = obj.key()
         if new_key_file is not None:
-            new_key = _Context(obj.db, obj.config, new_key_file).key(ask=False) or ""
+            new_key = _read_key_file(new_key_file, "--new-key-file")
         else:
-            new_key = obj.ask_key(confirm=True, what="New key")
+            new_key = obj.ask_key(confirm=True, what="New key", give="--new-key-file")
     else:
         current, new_key = None, obj.key(ask=True, confirm=True) or ""
-    _convert(obj, current, lambda kb: kb.encrypt(new_key), "encrypted")
+    _rewrite(
+        Assistant(obj.db, obj.config, key=current), lambda kb: kb.encrypt(new_key), "encrypted"
+    )
 
 
 @main.command()
 @click.pass_obj
 def decrypt(obj: _Context) -> None:
     """Rewrite an encrypted index as a plain SQLite file."""
-    obj.require_index()
-    _convert(obj, obj.key(), Assistant.decrypt, "decrypted")
+    _rewrite(obj.assistant(), lambda kb: kb.decrypt(), "decrypted")
 
 
-def _convert(
-    obj: _Context, key: str | None, change: Callable[[Assistant], None], done: str
-) -> None:
+def _rewrite(kb: Assistant, change: Callable[[Assistant], None], done: str) -> None:
+    """Rewrite the index with ``change`` and say how long it took."""
     started = time.monotonic()
-    with Assistant(obj.db, obj.config, key=key) as kb:
+    with kb:
         _run(lambda: change(kb))
     out.print(
         done,
