@@ -29,7 +29,7 @@ class Check:
 
 
 def _sqlite() -> list[Check]:
-    from ragkit.store import connect, sqlite_library
+    from ragkit.store import cipher_version, connect, sqlite_library
 
     try:
         lib = sqlite_library()
@@ -37,12 +37,12 @@ def _sqlite() -> list[Check]:
         vec = conn.execute("select vec_version()").fetchone()[0]
         sqlite_version = conn.execute("select sqlite_version()").fetchone()[0]
         conn.execute("create virtual table t using fts5(x, tokenize='porter unicode61')")
-        cipher = conn.execute("pragma cipher_version").fetchone()
         conn.close()
+        cipher = cipher_version()
     except (RagkitError, ImportError) as exc:
         return [Check(name="sqlite + sqlite-vec", ok=False, detail=str(exc))]
     encryption = (
-        f"SQLCipher {cipher[0]}: indexes can be encrypted"
+        f"SQLCipher {cipher}: indexes can be encrypted"
         if cipher
         else "not installed (pip install 'ragkit[encryption]'); indexes are plain SQLite"
     )

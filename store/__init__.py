@@ -2,7 +2,13 @@
 
 from ragkit.store._audit import AuditEntry
 from ragkit.store._cipher import change_key
-from ragkit.store._connect import can_encrypt, connect, is_encrypted, sqlite_library
+from ragkit.store._connect import (
+    can_encrypt,
+    cipher_version,
+    connect,
+    is_encrypted,
+    sqlite_library,
+)
 from ragkit.store._index import ChunkLike, Filter, Index, StoredChunk, StoredDocument, fts_query
 from ragkit.store._schema import SCHEMA_VERSION
 
@@ -16,6 +22,7 @@ __all__ = [
     "StoredDocument",
     "can_encrypt",
     "change_key",
+    "cipher_version",
     "connect",
     "fts_query",
     "is_encrypted",

@@ -18,6 +18,7 @@ from ragkit._private import private_file, private_folder
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
     "can_encrypt",
+    "cipher_version",
     "connect",
     "is_encrypted",
     "quote_key",
@@ -81,13 +82,21 @@ def sqlite_library() -> ModuleType:
     return cast(ModuleType, dbapi2)  # pysqlite3 is untyped
 
 
-def can_encrypt() -> bool:
-    """Whether this process's SQLite library is SQLCipher, so an index can be encrypted."""
+@functools.lru_cache(maxsize=1)
+def cipher_version() -> str | None:
+    """SQLCipher's version when this process's SQLite library is SQLCipher, else ``None``
+    (asked once: the library is chosen once per process)."""
     conn = sqlite_library().connect(":memory:")
     try:
-        return conn.execute("pragma cipher_version").fetchone() is not None
+        row = conn.execute("pragma cipher_version").fetchone()
     finally:
         conn.close()
+    return str(row[0]) if row else None
+
+
+def can_encrypt() -> bool:
+    """Whether this process's SQLite library is SQLCipher, so an index can be encrypted."""
+    return cipher_version() is not None
 
 
 # The first 16 bytes of every plain SQLite database; SQLCipher puts its random salt there.
