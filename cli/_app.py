@@ -736,13 +736,7 @@ def _checked_text(answer: ragkit.Answer, *, strict: bool) -> Text:
         )
     for c in answer.conflicts:
         shown.append("\n")
-        shown.append(
-            _plain(
-                f"⚠ passages disagree: [{c.passage}] gives {c.figure}, "
-                f"[{c.other_passage}] gives {c.other_figure}",
-                "yellow",
-            )
-        )
+        shown.append(_plain(f"⚠ passages disagree: {c.summary}", "yellow"))
     return shown
 
 

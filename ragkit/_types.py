@@ -136,6 +136,12 @@ class Conflict:
     other_text: str
     """The sentence of the other passage that states ``other_figure``."""
 
+    @property
+    def summary(self) -> str:
+        """``[1] gives $19,350.00, [2] gives $0.00``: the disagreement, as answers state it."""
+        other = f"[{self.other_passage}] gives {self.other_figure}"
+        return f"[{self.passage}] gives {self.figure}, {other}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:

@@ -281,11 +281,7 @@ def _disagreeing(
 
 def describe(conflicts: Sequence[Conflict]) -> str:
     """The sentence an answer's text ends with when its passages disagree."""
-    pairs = "; ".join(
-        f"[{c.passage}] gives {c.figure}, [{c.other_passage}] gives {c.other_figure}"
-        for c in conflicts
-    )
-    return f"Note: the passages disagree: {pairs}."
+    return f"Note: the passages disagree: {'; '.join(c.summary for c in conflicts)}."
 
 
 def noted(text: str, conflicts: Sequence[Conflict]) -> str:
