@@ -7,7 +7,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from ragkit._text import sentences, words
+from ragkit._text import MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS, sentences, words
 from ragkit._types import Passage, SearchMode
 from ragkit.store import Filter, Index, StoredChunk
 
@@ -54,12 +54,9 @@ def rank(
 # filed twice, or a document saved in two formats. Chunk overlap alone stays far below it.
 DUPLICATE_JACCARD = 0.8
 
-# Month and day names say which date a text is about, even when they start a sentence.
-_CALENDAR = frozenset(
-    "january february march april june july august september october november december"
-    " jan feb mar apr jun jul aug sep sept oct nov dec"
-    " monday tuesday wednesday thursday friday saturday sunday".split()
-)
+# Month and day names say which date a text is about, even when they start a sentence
+# ("May" is not among them: it starts sentences as a verb as often).
+_CALENDAR = frozenset(MONTHS) - {"may"} | MONTH_ABBREVIATIONS | frozenset(WEEKDAYS)
 
 
 def _words(text: str) -> frozenset[str]:

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STOPWORDS", "content_words", "sentence_spans", "sentences", "stem", "words"]
+__all__ = [
+    "MONTHS",
+    "MONTH_ABBREVIATIONS",
+    "STOPWORDS",
+    "WEEKDAYS",
+    "content_words",
+    "sentence_spans",
+    "sentences",
+    "stem",
+    "words",
+]
 
 # A run of sentence punctuation with any closing quotes or brackets, followed by whitespace.
 # Matching only from the start of a run keeps the scan linear even in a long run of dots.
@@ -28,11 +38,17 @@ _ABBREVIATIONS = frozenset(
     " corp bros vs cf viz approx esp resp dept ed eds cir ct supp fig figs eq eqs vol vols pp ss"
     " nos ch para paras refs vgl bzw usw ggf".split()
 )
+MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+"""Month names, lower-case, in calendar order."""
+MONTH_ABBREVIATIONS = frozenset({m[:3] for m in MONTHS if m != "may"} | {"sept"})
+"""The short forms written with a full stop ("Jan.", "Sept.")."""
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+"""Day names, lower-case, Monday first."""
 # Not the end of a sentence when a number follows ("No. 5", "Art. 2", "et al. (2020)"), but
 # each can end one otherwise ("The answer is no. Nobody ...", "Smith et al. The ...").
-_BEFORE_NUMBERS = frozenset(
-    "no sec art abs ref al ca est jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
+_BEFORE_NUMBERS = frozenset("no sec art abs ref al ca est".split()) | MONTH_ABBREVIATIONS
 
 _WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+")
 """A number with its separators ("19,350.00", "3:30"), or a run of word characters."""

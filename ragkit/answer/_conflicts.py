@@ -16,16 +16,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ragkit._text import STOPWORDS, content_words, stem, words
+from ragkit._text import MONTHS, STOPWORDS, WEEKDAYS, content_words, stem, words
 from ragkit._types import AnswerSentence, Conflict, Passage
 
 __all__ = ["Figure", "describe", "figures", "find_conflicts", "noted"]
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
-_MONTH = "|".join(f"{m[:3]}(?:{m[3:]})?" for m in _MONTHS)
+_MONTH = "|".join(f"{m[:3].capitalize()}(?:{m[3:]})?" for m in MONTHS)
 _FIGURE = re.compile(
     rf"\b(?P<month>{_MONTH})\.?\s+(?:(?P<day>\d{{1,2}})\b(?:,?\s+(?P<year>\d{{4}})\b)?"
     r"|(?P<month_year>\d{4})\b)"
@@ -55,8 +52,9 @@ _QUALIFIED = re.compile(r"(?:business|calendar|working|consecutive)\s+(?P<unit>[
 # sharing only these ("Monday to Friday", "at least") are not about the same thing.
 _NOT_SUBJECTS = (
     frozenset(_DURATION_WORDS)
-    | frozenset(m.lower() for m in _MONTHS)
-    | frozenset("monday tuesday wednesday thursday friday saturday sunday weekday".split())
+    | frozenset(MONTHS)
+    | frozenset(WEEKDAYS)
+    | {"weekday"}
     | frozenset(
         "after before between within least most up than only each per every more less over"
         " until since shall must may".split()
@@ -111,7 +109,7 @@ def figures(text: str) -> list[Figure]:
     for match in _FIGURE.finditer(text):
         end = match.end()
         if match["month"] is not None:
-            month = next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(match["month"]))
+            month = next(i for i, m in enumerate(MONTHS, 1) if m.startswith(match["month"].lower()))
             year = int(match["year"] or match["month_year"] or 0)
             kind, value = "date", float(year * 10000 + month * 100 + int(match["day"] or 0))
         elif match["money"] is not None:
