@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -210,17 +210,23 @@ def _children_at(xml: bytes, level: int) -> Iterator[ElementTree.Element]:
             parent.clear()
 
 
-def _blocks(element: ElementTree.Element) -> Iterator[ElementTree.Element]:
-    """The paragraphs and tables in ``element``, in document order."""
+def _found(element: ElementTree.Element, tags: Collection[str]) -> Iterator[ElementTree.Element]:
+    """The elements with one of ``tags`` in ``element``, in document order, not looking
+    inside them, nor inside deleted or moved-away text."""
     # They may sit inside content controls and other wrappers; walked with a list rather
     # than recursion, so deep nesting cannot overflow the stack.
     pending = [element]
     while pending:
         node = pending.pop()
-        if node.tag in (_P, _TBL):
+        if node.tag in tags:
             yield node
         elif node.tag not in _SKIPPED:
             pending.extend(reversed(node))
+
+
+def _blocks(element: ElementTree.Element) -> Iterator[ElementTree.Element]:
+    """The paragraphs and tables in ``element``, in document order."""
+    return _found(element, (_P, _TBL))
 
 
 def _add_blocks(
@@ -245,13 +251,8 @@ def _blocks_text(element: ElementTree.Element) -> str:
 
 def _add_references(element: ElementTree.Element, references: dict[str, list[str]]) -> None:
     # Deleted text is skipped as in _blocks: a deleted reference's note is deleted with it.
-    pending = [element]
-    while pending:
-        node = pending.pop()
-        if node.tag in references:
-            references[node.tag].append(node.get(_ID, ""))
-        elif node.tag not in _SKIPPED:
-            pending.extend(reversed(node))
+    for node in _found(element, references):
+        references[node.tag].append(node.get(_ID, ""))
 
 
 def _read_extra_parts(path: Path, archive: zipfile.ZipFile, names: set[str]) -> dict[str, bytes]:
