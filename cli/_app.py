@@ -1357,10 +1357,10 @@ def eval_calibrate(
     obj: _Context, dataset: Path | None, n: int, seed: int, details: Path | None, as_json: bool
 ) -> None:
     """Abstention threshold, prompt budget, support and judge thresholds."""
-    from ragkit.eval import calibrate_judge, evaluate_calibration, load_squad
+    from ragkit.eval import calibrate_judge, evaluate_calibration, load_details, load_squad
 
     if details is not None:
-        records = _run(lambda: _read_details(details))
+        records = _run(lambda: load_details(details))
         _print_report(calibrate_judge(records, obj.config), as_json)
         return
     if dataset is None:
@@ -1373,15 +1373,6 @@ def eval_calibrate(
             )
         )
     _print_report(report, as_json)
-
-
-def _read_details(path: Path) -> list[dict[str, Any]]:
-    try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    except (OSError, ValueError) as exc:
-        raise ragkit.ConfigError(
-            f"{path}: not the JSON lines `ragkit eval qa --details` writes ({exc})."
-        ) from exc
 
 
 @eval_.command("samples")

@@ -10,6 +10,7 @@ from ragkit.eval._calibrate import (
     JudgeCalibration,
     calibrate_judge,
     evaluate_calibration,
+    load_details,
 )
 from ragkit.eval._encryption import EncryptionBench, evaluate_encryption
 from ragkit.eval._ingest import IngestBench, evaluate_ingest
@@ -49,6 +50,7 @@ __all__ = [
     "evaluate_samples",
     "evaluate_scale",
     "load_beir",
+    "load_details",
     "load_samples",
     "load_squad",
     "summary",

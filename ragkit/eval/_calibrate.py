@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragkit._config import Config
+from ragkit._errors import ConfigError
 from ragkit._text import content_words
 from ragkit._types import Passage
 from ragkit.answer._extractive import best_score
@@ -51,11 +52,18 @@ from ragkit.eval._qa import (
     normalize_answer,
     sample_questions,
 )
+from ragkit.eval._retrieval import _jsonl
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["CalibrationReport", "JudgeCalibration", "calibrate_judge", "evaluate_calibration"]
+__all__ = [
+    "CalibrationReport",
+    "JudgeCalibration",
+    "calibrate_judge",
+    "evaluate_calibration",
+    "load_details",
+]
 
 SIMILARITIES = (0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
 BUDGETS = (120, 220, 320, 480)
@@ -462,6 +470,15 @@ def _leave_one_article_out(
         mean_or_zero(answerable),
         mean_or_zero(unanswerable),
     )
+
+
+def load_details(path: str | Path) -> list[dict[str, object]]:
+    """The records :func:`~ragkit.eval.evaluate_qa` gave its ``details`` callback, as the CLI
+    writes them: one JSON object a line."""
+    try:
+        return list(_jsonl(Path(path)))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the question-answering records ({exc}).") from exc
 
 
 def calibrate_judge(records: Sequence[dict[str, object]], config: Config) -> JudgeCalibration:
