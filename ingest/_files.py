@@ -15,6 +15,7 @@ from ragkit._errors import LoadError
 from ._load import SUPPORTED_SUFFIXES, unsupported_reason
 
 IGNORE_FILE = ".ragkitignore"
+"""The name of the file whose gitignore-style patterns exclude entries of its folder."""
 
 Skipped = Callable[[str, str], None]
 """Called as ``skipped(path, reason)`` for an entry a folder walk passes over as unusable."""
@@ -45,6 +46,7 @@ def iter_files(
     exclude: Iterable[str] | None = None,
     skipped: Skipped | None = None,
     unsupported: Skipped | None = None,
+    within: Iterable[str | Path] | None = None,
 ) -> Iterator[Path]:
     """Yield the files to ingest from files and directories, each file once.
 
@@ -77,6 +79,10 @@ def iter_files(
     :class:`LoadError` ("no such file or directory"; or a broken or looping link, a pipe or
     a device, a name that is not UTF-8) instead of after a long batch; an unreadable
     ``.ragkitignore`` also raises :class:`LoadError`.
+
+    ``within`` (paths spelled as the walk spells them: joined onto the given ones) narrows
+    a walk to what changed: only the files at or under those paths are yielded or reported, and
+    only the folders leading to them are read, with every rule applied as in a whole walk.
     """
     roots = [Path(p) for p in paths]
     for root in roots:
@@ -88,7 +94,29 @@ def iter_files(
             raise LoadError(printable_path(root), _NOT_UTF8)
     includes = _rules(_patterns(include), "")
     excludes = _rules(_patterns(exclude), "")
-    return _walk(roots, includes, excludes, skipped or _unreported, unsupported or _unreported)
+    scope = _Scope(within) if within is not None else None
+    return _walk(
+        roots, includes, excludes, skipped or _unreported, unsupported or _unreported, scope
+    )
+
+
+class _Scope:
+    """The paths a walk is narrowed to: which entries it must look at to find them all."""
+
+    def __init__(self, paths: Iterable[str | Path]) -> None:
+        self.targets = {os.path.normpath(p) for p in paths}
+        self.ancestors = {a for t in self.targets for a in _parents(t)}
+
+    def covers(self, path: str) -> bool:
+        """Whether ``path`` is a target, under one, or a folder leading to one."""
+        return path in self.ancestors or any(p in self.targets for p in (path, *_parents(path)))
+
+
+def _parents(path: str) -> Iterator[str]:
+    parent = os.path.dirname(path)
+    while parent != path:
+        yield parent
+        path, parent = parent, os.path.dirname(parent)
 
 
 def _unreported(path: str, reason: str) -> None:
@@ -156,14 +184,14 @@ def _walk(
     excludes: list[_Rule],
     skipped: Skipped,
     unsupported: Skipped,
+    scope: _Scope | None,
 ) -> Iterator[Path]:
     seen: set[Path] = set()
     for root in roots:
-        found = (
-            _files_under(root, includes, excludes, skipped, unsupported)
-            if root.is_dir()
-            else [root]
-        )
+        if root.is_dir():
+            found = _files_under(root, includes, excludes, skipped, unsupported, scope)
+        else:
+            found = [root] if scope is None or scope.covers(os.path.normpath(root)) else []
         for path in found:
             try:
                 key = path.resolve()
@@ -184,6 +212,7 @@ def _files_under(
     excludes: list[_Rule],
     skipped: Skipped,
     unsupported: Skipped,
+    scope: _Scope | None,
 ) -> list[Path]:
     found: list[Path] = []
     # (directory, its path relative to root with a trailing "/", the ignore rules in force)
@@ -197,7 +226,7 @@ def _files_under(
             skipped(printable_path(directory), f"cannot read folder: {error.strerror or error}")
             continue
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or (scope is not None and not scope.covers(entry.path)):
                 continue
             rel = rel_dir + entry.name
             kind, problem = _kind(entry, directory)

@@ -6,6 +6,7 @@ from ragkit.store._connect import (
     can_encrypt,
     cipher_version,
     connect,
+    index_files,
     is_encrypted,
     sqlite_library,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "cipher_version",
     "connect",
     "fts_query",
+    "index_files",
     "is_encrypted",
     "sqlite_library",
 ]

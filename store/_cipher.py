@@ -9,12 +9,16 @@ from typing import BinaryIO
 
 from ragkit._errors import StoreError
 from ragkit._private import private_file
-from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT, connect, quote_key, translate_errors
+from ragkit.store._connect import (
+    DEFAULT_BUSY_TIMEOUT,
+    connect,
+    index_files,
+    quote_key,
+    translate_errors,
+)
 from ragkit.store._schema import check_is_index
 
 __all__ = ["change_key"]
-
-_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 def change_key(
@@ -104,6 +108,6 @@ def _fsync(path: Path) -> None:
 
 
 def _remove(path: Path) -> None:
-    for suffix in _SIDE_FILES:
+    for file in index_files(path):
         with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{path}{suffix}")
+            os.remove(file)

@@ -20,6 +20,7 @@ __all__ = [
     "can_encrypt",
     "cipher_version",
     "connect",
+    "index_files",
     "is_encrypted",
     "quote_key",
     "sqlite_library",
@@ -101,6 +102,12 @@ def can_encrypt() -> bool:
 
 # The first 16 bytes of every plain SQLite database; SQLCipher puts its random salt there.
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def index_files(path: str | Path) -> list[Path]:
+    """The index file at ``path`` and the files SQLite keeps beside it (write-ahead log,
+    shared memory, rollback journal), whether they exist or not."""
+    return [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
 
 
 def is_encrypted(path: str | Path) -> bool:
