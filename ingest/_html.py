@@ -82,8 +82,14 @@ def load_html(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
     from a BOM, else a ``<meta>`` charset, else UTF-8 or cp1252. The title is ``<title>``,
     else the first ``h1``. Malformed markup never raises.
     """
+    return html_sections(decode_text(path, data, _declared_charset(data)))
+
+
+def html_sections(html: str) -> tuple[str | None, tuple[Section, ...]]:
+    """The title and sections of an HTML page already decoded, as :func:`load_html` reads
+    them; for HTML that comes inside another format (an e-mail body, say)."""
     parser = _TextExtractor()
-    parser.feed(decode_text(path, data, _declared_charset(data)))
+    parser.feed(html)
     parser.close()
     events = parser.events
     for scope in (_IN_MAIN, _IN_ARTICLE):
@@ -107,14 +113,17 @@ def load_html(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]
 
 def _declared_charset(data: bytes) -> str | None:
     found = _META_CHARSET.search(data, 0, _CHARSET_SNIFF_BYTES)
-    if not found:
-        return None
-    label = found.group(1).decode("ascii").lower()
+    return web_encoding(found.group(1).decode("ascii")) if found else None
+
+
+def web_encoding(label: str) -> str | None:
+    """The Python codec for a charset label as browsers and mail readers take it (latin-1
+    read as windows-1252), or None for a label outside the web's encodings."""
     # Python knows "windows-1251" as "cp1251" and "x-mac-cyrillic" as "mac-cyrillic".
-    label = re.sub(r"^windows-", "cp", label).removeprefix("x-")
+    label = re.sub(r"^windows-", "cp", label.strip().lower()).removeprefix("x-")
     try:
         name = codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in a mail's label
         return None
     name = _WEB_ALIASES.get(name, name)
     return name if name in _WEB_ENCODINGS else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ._types import Section
 
 _PATH_SEP = " > "
@@ -73,3 +75,14 @@ class SectionBuilder:
             (self._with_body if self._has_body else self._heading_only).append(section)
         self._blocks = []
         self._has_body = False
+
+
+def table_text(rows: Iterable[Iterable[str]]) -> str:
+    """A table as a text block: one line a row, cells joined by " | ", rows with no text left
+    out, so a row reads as one statement ("Sick | 10") whatever the format it came from."""
+    lines = []
+    for row in rows:
+        cells = [" ".join(cell.split()) for cell in row]
+        if any(cells):
+            lines.append(" | ".join(cells))
+    return "\n".join(lines)

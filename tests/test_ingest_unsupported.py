@@ -15,9 +15,9 @@ from ragkit.ingest import iter_files
 from .helpers import SAMPLES
 
 UNSUPPORTED = {
-    "budget.csv": "year,amount\n2024,100\n",
-    "letter.rtf": "{\\rtf1\\ansi Dear tenant}",
-    "mail/question.eml": "Subject: lease\n\nWhen does the lease end?\n",
+    "budget.numbers": "year,amount\n2024,100\n",
+    "letter.pages": "Dear tenant",
+    "mail/question.msg": "Subject: lease\n\nWhen does the lease end?\n",
 }
 
 
@@ -41,16 +41,16 @@ def test_the_walk_reports_unsupported_files_only(tmp_path: Path) -> None:
     unsupported: list[tuple[str, str]] = []
     found = iter_files(
         [folder],
-        exclude=["*.rtf"],
+        exclude=["*.pages"],
         skipped=lambda p, r: skipped.append((p, r)),
         unsupported=lambda p, r: unsupported.append((p, r)),
     )
     assert [p.name for p in found] == ["clinic-handbook.pdf", "office-policy.md"]
     assert not skipped
-    # The --exclude'd .rtf, the ignored .log and the hidden file are not mentioned.
+    # The --exclude'd .pages, the ignored .log and the hidden file are not mentioned.
     assert sorted(Path(p).relative_to(folder).as_posix() for p, _ in unsupported) == [
-        "budget.csv",
-        "mail/question.eml",
+        "budget.numbers",
+        "mail/question.msg",
     ]
     for path, reason in unsupported:
         suffix = Path(path).suffix
