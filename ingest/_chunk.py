@@ -105,6 +105,7 @@ def chunk_document(
                         start=offset + start,
                         end=offset + end,
                         n_tokens=n_tokens,
+                        ocr=section.ocr,
                     )
                 )
     return chunks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import hashlib
 import os
 import stat
@@ -14,11 +15,17 @@ from ragkit._errors import LoadError
 from ragkit._hashing import sha256_file
 
 from ._docx import load_docx
+from ._email import load_email
 from ._html import load_html
 from ._markdown import load_markdown
 from ._normalize import normalize_label, normalize_text
-from ._pdf import load_pdf
-from ._text import decode_warnings, load_text
+from ._ocr import OcrMode
+from ._odt import load_odt
+from ._pdf import MAX_PAGES, load_pdf
+from ._pptx import load_pptx
+from ._rtf import load_rtf
+from ._table import load_csv, load_workbook
+from ._text import decode_warnings, found_metadata, load_text
 from ._types import Document, Section
 
 # A loader turns a file's bytes into its own title (None: use the file stem) and its
@@ -34,6 +41,13 @@ _LOADERS: dict[str, Loader] = {
     ".html": load_html,
     ".htm": load_html,
     ".docx": load_docx,
+    ".odt": load_odt,
+    ".pptx": load_pptx,
+    ".eml": load_email,
+    ".rtf": load_rtf,
+    ".csv": load_csv,
+    ".tsv": load_csv,
+    ".xlsx": load_workbook,
 }
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
@@ -55,21 +69,42 @@ def file_sha256(path: Path) -> str:
         raise LoadError(path, _describe(error)) from error
 
 
-def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
+def load(
+    path: str | Path,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    ocr: OcrMode = "auto",
+    max_pages: int = MAX_PAGES,
+    ocr_deadline: float | None = None,
+    ocr_threads: int = 1,
+) -> Document:
     """Read one file and return it as a :class:`Document` of located sections.
 
     The format is chosen by suffix (see ``SUPPORTED_SUFFIXES``). Every section's text goes
     through :func:`normalize_text`; sections left empty are dropped. A file larger than
     ``max_file_bytes`` (default ``MAX_FILE_BYTES``, 64 MB) is refused before it is read,
-    so a huge file never fills memory. Any file that cannot be read or parsed raises
-    :class:`LoadError` naming the path and the reason; no other exception escapes for bad
-    file content.
+    so a huge file never fills memory. PDF pages without a text layer are read by OCR as
+    ``ocr`` says (``"auto"``: when installed; ``"force"``: every page; ``"off"``), OCR
+    running on ``ocr_threads`` threads and stopping with a warning once
+    ``time.monotonic()`` passes ``ocr_deadline``; only the
+    first ``max_pages`` pages of a PDF are read, with a warning. Any file that cannot be
+    read or parsed raises :class:`LoadError` naming the path and the reason; no other
+    exception escapes for bad file content.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
         raise LoadError(path, unsupported_reason(suffix))
+    if loader is load_pdf:
+        # Pages, and so OCR and the page cap, are PDF's alone among the formats.
+        loader = functools.partial(
+            load_pdf,
+            ocr=ocr,
+            max_pages=max_pages,
+            ocr_deadline=ocr_deadline,
+            ocr_threads=ocr_threads,
+        )
     try:
         # Non-blocking, so that a named pipe is refused below instead of waiting for a writer.
         with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
@@ -88,7 +123,7 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
         raise LoadError(path, _too_big(None, max_file_bytes))
     if not data or data.isspace():
         raise LoadError(path, "file is empty")
-    with decode_warnings() as warnings:
+    with decode_warnings() as warnings, found_metadata() as metadata:
         title, raw_sections = loader(path, data)
     normalized = [_normalized(section) for section in raw_sections]
     sections = tuple(section for section in normalized if section.text)
@@ -104,6 +139,7 @@ def load(path: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
         mtime=info.st_mtime,
         pages_without_text=blank,
         warnings=tuple(warnings),
+        metadata=metadata,
     )
 
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ragkit._errors import LoadError
 
 from ._normalize import error_cause, has_text, normalize_label
+from ._ocr import OCR_INSTALL_HINT, OcrError, OcrMode, ocr_unavailable, recognize_pages
 from ._sections import _PATH_SEP
+from ._text import record, warn
 from ._types import Section
 
 if TYPE_CHECKING:
@@ -31,16 +33,32 @@ _NEEDS_CRYPTOGRAPHY = (
 _EDGE_LINES = 2
 _MIN_PAGES_FOR_RUNNING = 3
 _DIGITS = re.compile(r"\d+")
+# Pages read per file unless Config.max_pages_per_file says otherwise. Far above any real
+# document (a 2,000-page binder), far below a file built or broken to cost hours.
+MAX_PAGES = 10_000
 
 
-def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
+def load_pdf(
+    path: Path,
+    data: bytes,
+    *,
+    ocr: OcrMode = "auto",
+    max_pages: int = MAX_PAGES,
+    ocr_deadline: float | None = None,
+    ocr_threads: int = 1,
+) -> tuple[str | None, tuple[Section, ...]]:
     """Load a PDF as one section per page with text, numbered from 1.
 
+    Pages without a text layer (scans) are read by OCR with ``ocr="auto"`` when it is
+    installed, every page with ``"force"``, none with ``"off"``; their sections are marked
+    ``ocr``. OCR runs on ``ocr_threads`` threads and stops with a warning once
+    ``time.monotonic()`` passes ``ocr_deadline``.
+    Only the first ``max_pages`` pages are read, with a warning when there are more.
     Running headers and footers are left out (see :func:`_drop_running_lines`), and each
     page is labelled with the heading path of the last outline entry (bookmark) starting on
     or before it. The title is the PDF's own metadata title, if any. Raises
     :class:`LoadError` for encrypted files that the empty password does not open, corrupt or
-    truncated files, and files with no extractable text at all.
+    truncated files, ``ocr="force"`` without OCR installed, and files with no text found.
     """
     # Imported here so that commands which never read a PDF do not pay pypdf's import time.
     from pypdf import PasswordType, PdfReader
@@ -69,9 +87,19 @@ def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
         raise LoadError(path, f"not a readable PDF: {error_cause(error)}") from error
     if n_pages == 0:
         raise LoadError(path, "not a readable PDF: no pages found")
+    if n_pages > max_pages:
+        warn(
+            f"only the first {max_pages:,} of its {n_pages:,} pages were read; the rest of "
+            "the file was skipped. To read all of it, raise Config.max_pages_per_file, "
+            "remove the document from the index and add it again"
+        )
+        n_pages = max_pages
 
     texts: list[str] = []
     for number in range(1, n_pages + 1):
+        if ocr == "force":
+            texts.append("")
+            continue
         try:
             raw = pages[number - 1].extract_text()
         except DependencyError:
@@ -81,25 +109,74 @@ def load_pdf(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:
                 path, f"not a readable PDF: page {number}: {error_cause(error)}"
             ) from error
         texts.append(raw if has_text(raw) else "")
+    scanned = _recognize(path, data, texts, ocr, ocr_deadline, ocr_threads)
     if not any(texts):
-        noun = "page" if n_pages == 1 else "pages"
-        raise LoadError(
-            path, f"no extractable text in {n_pages} {noun} (scanned images? run OCR first)"
-        )
+        raise LoadError(path, _no_text(n_pages, ocr))
     headings = _outline_headings(reader, n_pages)
     # Empty pages are returned too, so that load() can report which pages had no text.
     sections = tuple(
-        Section(text, page=number, heading=headings[number - 1])
+        Section(text, page=number, heading=headings[number - 1], ocr=number in scanned)
         for number, text in enumerate(_drop_running_lines(texts), start=1)
     )
     return _title(reader), sections
+
+
+def _no_text(n_pages: int, ocr: OcrMode) -> str:
+    pages = f"{n_pages} page" if n_pages == 1 else f"{n_pages} pages"
+    if ocr == "off":
+        return f"no extractable text in {pages} (scanned images? set Config.ocr to 'auto')"
+    if ocr_unavailable() is not None:
+        return f"no extractable text in {pages} (scanned images? {OCR_INSTALL_HINT})"
+    return f"no text in {pages}, neither extractable nor found by OCR (blank or pictures only?)"
+
+
+def _recognize(
+    path: Path, data: bytes, texts: list[str], ocr: OcrMode, deadline: float | None, threads: int
+) -> set[int]:
+    """Fill in the text of the pages without any by OCR, as ``ocr`` says; return their
+    numbers. A page OCR finds nothing on stays empty (a blank page, a photo)."""
+    wanted = [number for number, text in enumerate(texts, start=1) if not text]
+    if ocr == "off" or not wanted:
+        return set()
+    unavailable = ocr_unavailable()
+    if unavailable is not None:
+        if ocr == "force":
+            raise LoadError(path, unavailable)
+        return set()  # the pages are reported as pages without text, with the hint
+    scanned: set[int] = set()
+    try:
+        for number, text in recognize_pages(data, wanted, deadline, threads):
+            scanned.add(number)
+            if has_text(text):
+                texts[number - 1] = text
+    except OcrError as error:
+        raise LoadError(path, str(error)) from None
+    except MemoryError:
+        raise
+    except Exception as error:
+        # PDFium may refuse a file or page that pypdf read: the pages read so far are kept.
+        failed = min(set(wanted) - scanned)
+        warn(
+            f"OCR failed on page {failed} ({error_cause(error)}); that page and the scanned "
+            "pages after it were not read"
+        )
+        return {number for number in scanned if texts[number - 1]}
+    left = [number for number in wanted if number not in scanned]
+    if left:
+        warn(
+            f"OCR stopped at the time limit after {len(scanned)} of {len(wanted)} scanned "
+            f"pages; pages {left[0]}-{left[-1]} were not read. Raise Config.parse_timeout "
+            "to read them, remove the document from the index and add it again"
+        )
+    return {number for number in scanned if texts[number - 1]}
 
 
 def _drop_running_lines(pages: list[str]) -> list[str]:
     """Remove running headers and footers ("Firm LLP - Confidential", "Page 3 of 9").
 
     Repeated on every page they would be embedded into every chunk, drowning what tells the
-    pages apart. A line among the first or last two non-empty lines of a page is one when,
+    pages apart; each is kept once in the document's metadata (``running_lines``). A line
+    among the first or last two non-empty lines of a page is one when,
     with digits ignored, it stands at a page edge on at least half the pages with text of a
     document of three or more such pages. A page that would be left without text keeps all
     of its lines.
@@ -113,10 +190,16 @@ def _drop_running_lines(pages: list[str]) -> list[str]:
     if not running:
         return pages
     kept_pages: list[str] = []
+    # Each running line once, as it first reads, in the document's metadata.
+    first: dict[str, str] = {}
     for text, page_edges in zip(pages, edges, strict=True):
         lines = text.splitlines()
+        for i, key in page_edges.items():
+            if key in running:
+                first.setdefault(key, normalize_label(lines[i]))
         kept = "\n".join(line for i, line in enumerate(lines) if page_edges.get(i) not in running)
         kept_pages.append(kept if has_text(kept) else text)
+    record("running_lines", list(first.values()))
     return kept_pages
 
 

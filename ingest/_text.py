@@ -124,13 +124,41 @@ def _detected(data: bytes, *, wide_only: bool) -> str | None:
     return data.decode(encoding, errors="replace")
 
 
-def _warn(encoding: str) -> None:
+_metadata: ContextVar[dict[str, list[str]] | None] = ContextVar("ragkit_metadata", default=None)
+
+
+@contextmanager
+def found_metadata() -> Iterator[dict[str, list[str]]]:
+    """Collect what loaders :func:`record` about a file while the block runs."""
+    collected: dict[str, list[str]] = {}
+    token = _metadata.set(collected)
+    try:
+        yield collected
+    finally:
+        _metadata.reset(token)
+
+
+def record(key: str, values: list[str]) -> None:
+    """Keep something the file says about itself that is not text to search (a running
+    header taken out of every page) for the :func:`found_metadata` block in force."""
+    collected = _metadata.get()
+    if collected is not None and values:
+        collected[key] = values
+
+
+def warn(message: str) -> None:
+    """Report something the reader should check although the file loads (a guessed
+    encoding, a page cap reached) to the :func:`decode_warnings` block in force, if any."""
     collected = _warnings.get()
     if collected is not None:
-        collected.append(
-            f"no encoding declared and none detected with confidence; read as {encoding}. "
-            "If the text looks garbled, save the file as UTF-8 and add it again"
-        )
+        collected.append(message)
+
+
+def _warn(encoding: str) -> None:
+    warn(
+        f"no encoding declared and none detected with confidence; read as {encoding}. "
+        "If the text looks garbled, save the file as UTF-8 and add it again"
+    )
 
 
 def load_text(path: Path, data: bytes) -> tuple[str | None, tuple[Section, ...]]:

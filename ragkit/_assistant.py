@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ragkit import ingest
@@ -27,6 +30,7 @@ from ragkit._types import (
     SearchMode,
     check_choice,
 )
+from ragkit._watch import watch_folders
 from ragkit.answer._chat import Chat
 from ragkit.answer._conflicts import find_conflicts, noted
 from ragkit.answer._extractive import extract
@@ -47,7 +51,7 @@ from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
 from ragkit.models._interfaces import TextEncoder, TextGenerator
 from ragkit.models._packs import ModelPacks
-from ragkit.store import AuditEntry, Filter, Index, change_key
+from ragkit.store import AuditEntry, Filter, Index, change_key, index_files
 
 __all__ = ["Assistant"]
 
@@ -244,18 +248,39 @@ class Assistant:
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        given = [Path(p).expanduser() for p in paths]
-        # Materialised once: every folder gets the same filters, even from a generator.
-        include = list(include) if include is not None else None
-        exclude = list(exclude) if exclude is not None else None
+        return self._add(
+            [Path(p).expanduser() for p in paths],
+            *_selection(include, exclude, collection, tags),
+            prune=prune,
+            progress=progress,
+        )
+
+    def _add(
+        self,
+        given: list[Path],
+        include: list[str] | None,
+        exclude: list[str] | None,
+        labels: Labels,
+        *,
+        prune: bool,
+        progress: Callable[[IngestProgress], None] | None = None,
+        within: Collection[str] | None = None,
+    ) -> IngestReport:
+        """:meth:`add`; ``within`` (paths under the given folders) narrows the walk, the
+        ingest and the pruning to what is at or under them."""
+        started = time.monotonic()
         report = IngestReport()
         files: list[Path] = []
+        own_files = index_files(self.db_path.resolve())
 
         def skipped(path: str, reason: str) -> None:  # a bad entry never stops the walk
             report.failed.append(IngestFailure(path=path, reason=reason))
 
         def unsupported(path: str, reason: str) -> None:
-            report.skipped.append(IngestFailure(path=path, reason=reason))
+            # An index kept in the folder it indexes is no document that was left out.
+            name = os.path.basename(path)
+            if not any(f.name == name and os.path.realpath(path) == str(f) for f in own_files):
+                report.skipped.append(IngestFailure(path=path, reason=reason))
 
         for path in given:
             try:
@@ -266,29 +291,85 @@ class Assistant:
                         exclude=exclude,
                         skipped=skipped,
                         unsupported=unsupported,
+                        within=within,
                     )
                 )
             except LoadError as exc:
                 report.failed.append(IngestFailure(path=exc.path, reason=exc.reason))
         if files:
-            labels = Labels(collection, tuple(sorted(set(tags))))
             self._ingest([FileSource(p) for p in files], progress, report, labels)
         if prune:
-            report.removed = self._prune([p for p in given if p.is_dir()], files)
+            # A folder that is gone (an unmounted drive, a typo) prunes nothing.
+            folders = [p for p in given if p.is_dir()]
+            scopes = (
+                folders
+                if within is None
+                else [Path(w) for w in within if any(Path(w).is_relative_to(f) for f in folders)]
+            )
+            report.removed = self._prune(scopes, files)
+        report.seconds = time.monotonic() - started
         return report
 
-    def _prune(self, folders: list[Path], kept: list[Path]) -> list[str]:
+    def _prune(self, scopes: list[Path], kept: list[Path]) -> list[str]:
+        """Remove the documents at or under ``scopes`` whose files are not ``kept``."""
         if not self.db_path.exists() and self._index is None:
             return []  # nothing was ever indexed here, and pruning creates nothing
         index = self._open(with_encoder=False, create=False)
-        roots = [str(f.resolve()).rstrip("/") + "/" for f in folders]
+        # A set, looked up by each document's folders: a watch's pass may bring many scopes.
+        roots = {str(s.resolve()) for s in scopes}
         present = {str(p.resolve()) for p in kept}
         return index.remove_documents(
             [
                 doc.path
                 for doc in index.documents()
-                if doc.path not in present and any(doc.path.startswith(r) for r in roots)
+                if doc.path not in present and _at_or_under(doc.path, roots)
             ]
+        )
+
+    def watch(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        collection: str | None = None,
+        tags: Iterable[str] = (),
+        debounce: float = 2.0,
+        on_report: Callable[[IngestReport], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Keep the index in step with folders, until ``stop`` is set (a pass under way is
+        finished first) or the program is interrupted (``KeyboardInterrupt`` is raised once
+        watching has shut down).
+
+        First the folders are added with ``prune``, as :meth:`add` does; from then on, once
+        ``debounce`` seconds pass with no change in them (at most ten times as long while
+        changes keep coming), what changed is added again and documents whose files are
+        gone or moved away are pruned, one pass at a time, under :meth:`add`'s rules
+        (filters, ``.ragkitignore``, hidden files, limits) and labels. ``on_report``
+        receives the first pass's report and then that of every pass that added, updated,
+        pruned, skipped or failed something. A bad file is reported and watching goes on
+        (an error of the index or the encoder ends it, raised); the index's own files and
+        hidden entries are never taken for changes, so the index may live in a watched
+        folder. Where the system's inotify watch limit is too low for the folders, they are
+        polled instead, with a warning in the first report. Raises :class:`LoadError` for a
+        path that is not a folder.
+        """
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        folders = [Path(p).expanduser().resolve() for p in paths]
+        selection = _selection(include, exclude, collection, tags)
+
+        def sync(within: Collection[str] | None) -> IngestReport:
+            return self._add(folders, *selection, prune=True, within=within)
+
+        watch_folders(
+            folders,
+            sync,
+            own_files=index_files(self.db_path),
+            debounce=debounce,
+            on_report=on_report,
+            stop=stop,
         )
 
     def add_texts(
@@ -302,8 +383,11 @@ class Assistant:
         ``source`` identifies the text in the index (and in citations); adding the same
         source again with the same text embeds nothing, with other text replaces it.
         """
+        started = time.monotonic()
         sources = [TextSource(*item) for item in texts]
-        return self._ingest(sources, progress, IngestReport(), Labels())
+        report = self._ingest(sources, progress, IngestReport(), Labels())
+        report.seconds = time.monotonic() - started
+        return report
 
     def _ingest(
         self,
@@ -317,6 +401,8 @@ class Assistant:
             memory_bytes=self.config.parse_memory_mb << 20,
             workers=self.config.n_parse_workers,
             max_chunks=self.config.max_chunks_per_file,
+            max_pages=self.config.max_pages_per_file,
+            ocr=self.config.ocr,
         )
         index = self._open(with_encoder=True)
         index.bind_chunking(
@@ -433,6 +519,7 @@ class Assistant:
                 added_at=d.added_at,
                 collection=d.collection,
                 tags=tuple(d.metadata.get("tags", ())),
+                metadata=d.metadata.get("source", {}),
             )
             for d in self._open(with_encoder=False, create=False).documents()
         ]
@@ -728,6 +815,31 @@ class Assistant:
         return Chat(self, where=where, mode=mode, strict=strict, rewrite=rewrite)
 
 
+def _at_or_under(path: str, roots: set[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or inside one."""
+    while path not in roots:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return True
+
+
+def _selection(
+    include: Iterable[str] | None,
+    exclude: Iterable[str] | None,
+    collection: str | None,
+    tags: Iterable[str],
+) -> tuple[list[str] | None, list[str] | None, Labels]:
+    """:meth:`Assistant.add`'s filters and labels, materialised once: every folder (and
+    every pass of a watch) gets the same, even from a generator."""
+    return (
+        list(include) if include is not None else None,
+        list(exclude) if exclude is not None else None,
+        Labels(collection, tuple(sorted(set(tags)))),
+    )
+
+
 def _passes(answer: Answer, threshold: float) -> bool:
     """Whether a lower rung's answer stands: answered, every sentence supported and judged
     at least ``threshold`` (a sentence no judge saw stands on the lexical check)."""
@@ -761,6 +873,7 @@ def _citations(
             heading=passages[n - 1].heading,
             text=passages[n - 1].text,
             similarity=passages[n - 1].similarity,
+            ocr=passages[n - 1].ocr,
             # A passage cited only as disagreeing was never offered as the answer's source.
             inferred=n in cited and all(s.inferred for s in sentences if n in s.citations),
         )

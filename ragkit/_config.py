@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit._errors import ConfigError
+from ragkit.ingest import OCR_MODES, OcrMode
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT
 
 __all__ = ["Config", "default_home"]
@@ -121,6 +122,12 @@ class Config:
     # MB of index and minutes of embedding) while leaving any real document whole: a
     # 1,000-page contract makes ~3,000-5,000 chunks.
     max_chunks_per_file: int = 20_000
+    # PDF pages read per file, for the same reason: past it the rest is skipped with a
+    # warning, before any page past it costs text extraction or OCR.
+    max_pages_per_file: int = 10_000
+    # PDF pages without a text layer (scans) are read by OCR: "auto" when the OCR extra is
+    # installed, "force" every page (a scan with a bad text layer), "off" never.
+    ocr: OcrMode = "auto"
     # Seconds a write to the index waits for another process's write before IndexBusyError.
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     # Model files over 64 MiB (GGUFs) are fully re-hashed on load when their last full hash
@@ -164,6 +171,16 @@ class Config:
                 f"escalate_below ({self.escalate_below}) must be at least judge_threshold "
                 f"({self.judge_threshold}): a lower rung's answer that the judge would not "
                 "pass as a final answer cannot stand."
+            )
+        if self.max_pages_per_file < 1:
+            raise ConfigError(
+                f"max_pages_per_file ({self.max_pages_per_file}) must be >= 1: it is how "
+                "many pages of each PDF are read."
+            )
+        if self.ocr not in OCR_MODES:
+            raise ConfigError(
+                f"ocr ({self.ocr!r}) must be one of {', '.join(OCR_MODES)}: when scanned "
+                "PDF pages are read by OCR."
             )
         if self.max_chunks_per_file < 1:
             raise ConfigError(

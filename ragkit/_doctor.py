@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ragkit import ingest
 from ragkit._config import LADDERS, Config
 from ragkit._errors import RagkitError
 
@@ -72,6 +73,15 @@ def _runtimes() -> list[Check]:
         checks.append(Check(name="llama-cpp-python", ok=True, detail=llama_cpp.__version__))
     except ImportError as exc:
         checks.append(Check(name="llama-cpp-python", ok=False, detail=f"not importable: {exc}"))
+    # Optional, so never a failed check: without it scanned pages are reported, not read.
+    missing = ingest.ocr_unavailable()
+    checks.append(
+        Check(
+            name="ocr",
+            ok=True,
+            detail=missing or "PP-OCRv6 models read scanned PDF pages (Config.ocr)",
+        )
+    )
     return checks
 
 

@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import hashlib
 import multiprocessing
+import os
 import sys
 import time
 import types
@@ -23,7 +24,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ragkit import ingest
 from ragkit._errors import LoadError
@@ -114,10 +115,14 @@ class Limits:
     memory_bytes: int = 2 << 30
     workers: int = 1
     max_chunks: int = 20_000
+    max_pages: int = ingest.MAX_PAGES
+    ocr: ingest.OcrMode = "auto"
 
 
 # --- worker side ---------------------------------------------------------------------------
 
+# The part of the per-file time limit OCR may use; the rest is left for chunking the text.
+_OCR_SHARE = 0.8
 _worker_tokenizer: Tokenizer | None = None
 _worker_sizes = (200, 40)
 
@@ -152,15 +157,30 @@ def _die_with_parent() -> None:
 
 def _parse(
     source: Source,
-    max_chunks: int,
+    limits: Limits,
     tokenizer: Tokenizer | None = None,
     sizes: tuple[int, int] | None = None,
 ) -> _Parsed:
     """Load and chunk one source; returns (document, chunks) or (None, failure reason)."""
     tokenizer = tokenizer or _worker_tokenizer
     max_tokens, overlap = sizes or _worker_sizes
+    max_chunks = limits.max_chunks
+    # OCR, by far the slowest part of reading a scan, stops with a warning in time for the
+    # pages it read to be indexed, rather than the whole file being killed at the limit.
+    deadline = time.monotonic() + _OCR_SHARE * limits.seconds if limits.workers > 0 else None
     try:
-        doc = source.document() if isinstance(source, TextSource) else ingest.load(source.path)
+        if isinstance(source, TextSource):
+            doc = source.document()
+        else:
+            doc = ingest.load(
+                source.path,
+                ocr=limits.ocr,
+                max_pages=limits.max_pages,
+                ocr_deadline=deadline,
+                # The cores left to each parser: while a scan is read the encoder mostly
+                # waits, and on two cores OCR's second thread made it 1.7x as fast.
+                ocr_threads=max(1, (os.cpu_count() or 1) // max(1, limits.workers)),
+            )
         chunks = ingest.chunk_document(doc, tokenizer, max_tokens, overlap)
         if not chunks:
             raise LoadError(source.key, "no text to index")
@@ -191,6 +211,13 @@ def _capped_warning(chunks: list[ingest.Chunk], max_chunks: int) -> str:
 
 
 # --- main side -----------------------------------------------------------------------------
+
+
+def _with_source(labels: dict[str, Any], doc: ingest.Document) -> dict[str, Any]:
+    """The document's stored metadata: its labels, and what this version of the file says
+    about itself under ``source`` (a replaced file's old entries go with it)."""
+    kept = {key: value for key, value in labels.items() if key != "source"}
+    return {**kept, "source": doc.metadata} if doc.metadata else kept
 
 
 class _WorkerProcess(multiprocessing.context.SpawnProcess):
@@ -239,7 +266,7 @@ class _Parser:
         return self.pool
 
     def _submit(self, source: Source) -> Future[_Parsed]:
-        return self._start().submit(_parse, source, self.limits.max_chunks)
+        return self._start().submit(_parse, source, self.limits)
 
     def _kill(self) -> None:
         if self.pool is not None:
@@ -256,7 +283,7 @@ class _Parser:
     def parse(self, sources: Iterable[Source]) -> Iterator[tuple[Source, _Parsed]]:
         if self.limits.workers <= 0:
             for source in sources:
-                yield source, _parse(source, self.limits.max_chunks, self.tokenizer, self.sizes)
+                yield source, _parse(source, self.limits, self.tokenizer, self.sizes)
             return
         queue: collections.deque[tuple[Source, Future[_Parsed], float]] = collections.deque()
         depth = 4 * self.limits.workers
@@ -353,7 +380,10 @@ def run_ingest(
                             key,
                             mtime,
                             collection=labels.collection,
-                            metadata=labels.metadata() if labels.tags else None,
+                            # New tags replace the old; what the file says stays.
+                            metadata={**stored.metadata, **labels.metadata()}
+                            if labels.tags
+                            else None,
                         )
                     report.unchanged.append(key)
                     tick(key)
@@ -391,14 +421,14 @@ def run_ingest(
                 vectors=block,
                 # A changed file keeps the labels it had unless new ones are given.
                 collection=stored.collection if stored else labels.collection,
-                metadata=stored.metadata if stored else labels.metadata(),
+                metadata=_with_source(stored.metadata if stored else labels.metadata(), doc),
             )
             (report.updated if existing[key] else report.added).append(key)
             if doc.pages_without_text:
                 pages = ", ".join(map(str, doc.pages_without_text))
                 reason = (
-                    f"no extractable text on page(s) {pages} "
-                    "(scanned images? run OCR to index them)"
+                    f"no text found on page(s) {pages} (blank, pictures only, or scans "
+                    "left unread: see Config.ocr)"
                 )
                 report.warnings.append(IngestFailure(path=key, reason=reason))
             report.warnings.extend(IngestFailure(path=key, reason=w) for w in doc.warnings)

@@ -183,6 +183,7 @@ def search(
             text=_expanded(index, chunks[i], expand) if expand else chunks[i].text,
             rank_score=score,
             similarity=float(vectors[i] @ query_vector) if i in vectors else 0.0,
+            ocr=chunks[i].ocr,
         )
         for i, score in kept
     ]

@@ -60,13 +60,17 @@ class Passage:
     ``"dense"`` mode, the BM25 score in ``"bm25"`` mode. Comparable only within one search."""
     similarity: float
     """Cosine similarity between the question and the chunk (-1..1)."""
+    ocr: bool = False
+    """The text was recognised by OCR from a scanned page: check the page before relying on
+    a figure or a name in it."""
 
     @property
     def location(self) -> str:
-        """``file, p. 3`` or ``file > Heading``: where a person finds the passage."""
+        """``file, p. 3`` or ``file > Heading``: where a person finds the passage (``file,
+        p. 3 (OCR)`` when its text was recognised from a scan)."""
         name = self.path.rsplit("/", 1)[-1]
         if self.page is not None:
-            return f"{name}, p. {self.page}"
+            return f"{name}, p. {self.page}" + (" (OCR)" if self.ocr else "")
         if self.heading:
             return f"{name} > {self.heading}"
         return name
@@ -85,6 +89,8 @@ class Citation:
     """Cosine similarity between the question and the passage (-1..1)."""
     inferred: bool = False
     """True when the model gave no valid marker and ragkit attributed the answer itself."""
+    ocr: bool = False
+    """The passage's text was recognised by OCR from a scanned page (see :attr:`Passage.ocr`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +204,9 @@ class DocumentInfo:
     added_at: float
     collection: str | None = None
     tags: tuple[str, ...] = ()
+    metadata: dict[str, list[str]] = field(default_factory=dict)
+    """What the file says about itself that is kept out of its passages, e.g. a PDF's
+    running headers and footers, once each, as ``{"running_lines": [...]}``."""
 
 
 @dataclass(kw_only=True)
@@ -216,8 +225,10 @@ class IngestReport:
     cut short at ``Config.max_chunks_per_file`` chunks."""
     skipped: list[IngestFailure] = field(default_factory=list)
     """Files in the given folders of a type ragkit does not read, with the reason. Unlike
-    ``failed`` they leave ``ok`` true: folders hold spreadsheets and mail besides documents."""
+    ``failed`` they leave ``ok`` true: folders hold images and other files besides documents."""
     chunks_embedded: int = 0
+    seconds: float = 0.0
+    """How long the call took."""
 
     @property
     def ok(self) -> bool:

@@ -41,6 +41,8 @@ class ChunkLike(Protocol):
     @property
     def end(self) -> int: ...
     @property
+    def ocr(self) -> bool: ...
+    @property
     def n_tokens(self) -> int: ...
 
 
@@ -75,6 +77,11 @@ class StoredChunk:
     n_tokens: int
     start: int
     end: int
+    ocr: bool
+
+    def __post_init__(self) -> None:
+        # SQLite hands the flag back as 0 or 1.
+        object.__setattr__(self, "ocr", bool(self.ocr))
 
 
 def fts_query(text: str) -> str | None:
@@ -155,7 +162,7 @@ SHORTLIST = 10
 
 _CHUNK_COLUMNS = (
     "select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, "
-    'c.n_tokens, c.start, c."end" from chunks c join documents d on d.id = c.document_id'
+    'c.n_tokens, c.start, c."end", c.ocr from chunks c join documents d on d.id = c.document_id'
 )
 
 
@@ -449,7 +456,7 @@ class Index:
             for chunk, vector, code in zip(chunks, blobs, codes, strict=True):
                 cur = self.conn.execute(
                     'insert into chunks(document_id, ordinal, text, page, heading, start, "end", '
-                    "n_tokens) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "n_tokens, ocr) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc_id,
                         chunk.ordinal,
@@ -459,6 +466,7 @@ class Index:
                         chunk.start,
                         chunk.end,
                         chunk.n_tokens,
+                        chunk.ocr,
                     ),
                 )
                 self.conn.execute(

@@ -6,7 +6,7 @@ from typing import Any
 
 from ragkit._errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i + 1.
 _MIGRATIONS: list[str] = [
@@ -50,6 +50,11 @@ _MIGRATIONS: list[str] = [
         insert into chunks_fts(chunks_fts, rowid, text, heading)
         values ('delete', old.id, old.text, old.heading);
     end;
+    """,
+    # Chunks whose text OCR recognised from a scanned page, so citations can say so.
+    """
+    alter table chunks add column ocr integer not null default 0;
+    update meta set value = '2' where key = 'schema_version';
     """,
 ]
 

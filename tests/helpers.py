@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -42,6 +42,7 @@ class Row:
     start: int = 0
     end: int = 0
     n_tokens: int = 1
+    ocr: bool = False
 
 
 def rows(*texts: str) -> list[Row]:
@@ -68,6 +69,35 @@ def make_pdf(path: Path, pages: list[str], title: str | None = None, **encryptio
         pdf.add_page()
         if text:
             pdf.multi_cell(0, 8, text)
+    pdf.output(str(path))
+    return path
+
+
+# The lines of a scanned intake form: the only place "penicillin" appears in test corpora.
+INTAKE = ["Riverside Clinic intake form", "The patient reported an allergy to penicillin."]
+
+
+def make_scanned_pdf(
+    path: Path, pages: list[list[str]], text_pages: dict[int, str] | None = None
+) -> Path:
+    """A PDF as a scanner makes it: each page an image of its lines, with no text layer.
+    ``text_pages`` maps 0-based page numbers to text typeset instead (a mixed document)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=40)  # Pillow's own font: no system fonts needed
+    pdf = fpdf.FPDF(unit="pt", format="letter")
+    pdf.set_font("Helvetica", size=12)
+    for number, lines in enumerate(pages):
+        pdf.add_page()
+        if text_pages and number in text_pages:
+            pdf.multi_cell(0, 16, text_pages[number])
+            continue
+        # A letter page at 200 dpi, lines of 14-point type.
+        image = Image.new("L", (1700, 2200), 255)
+        draw = ImageDraw.Draw(image)
+        for i, line in enumerate(lines):
+            draw.text((150, 200 + 80 * i), line, fill=0, font=font)
+        pdf.image(image, x=0, y=0, w=pdf.w, h=pdf.h)
     pdf.output(str(path))
     return path
 
@@ -154,13 +184,17 @@ def make_docx(
             )
             archive.writestr("word/styles.xml", f'<w:styles xmlns:w="{W_NS}">{defs}</w:styles>')
         if title is not None:
-            archive.writestr(
-                "docProps/core.xml",
-                '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'
-                ' xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                f"<dc:title>{escape(title)}</dc:title></cp:coreProperties>",
-            )
+            archive.writestr("docProps/core.xml", core_xml(title))
     return path
+
+
+def core_xml(title: str) -> str:
+    """An Office file's document properties (docProps/core.xml) with ``title``."""
+    return (
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:title>{escape(title)}</dc:title></cp:coreProperties>"
+    )
 
 
 HANDBOOK_BODY = "".join(
@@ -180,6 +214,237 @@ HANDBOOK_BODY = "".join(
         "<w:sdt><w:sdtContent>" + para("Inside a content control.") + "</w:sdtContent></w:sdt>",
     ]
 )  # fmt: skip
+
+
+ODT_MIMETYPE = "application/vnd.oasis.opendocument.text"
+ODF_NAMESPACES = " ".join(
+    f'xmlns:{prefix}="{uri}"'
+    for prefix, uri in {
+        "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+        "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+        "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+        "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
+        "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
+        "dc": "http://purl.org/dc/elements/1.1/",
+        "xlink": "http://www.w3.org/1999/xlink",
+    }.items()
+)
+# What LibreOffice writes in the manifest for each part of a password-protected file.
+ODF_ENCRYPTION = (
+    '<manifest:encryption-data manifest:checksum-type="urn:oasis:names:tc:opendocument:xmlns:'
+    'manifest:1.0#sha256-1k" manifest:checksum="AAAA"><manifest:algorithm manifest:algorithm-name'
+    '="http://www.w3.org/2001/04/xmlenc#aes256-cbc" manifest:initialisation-vector="AAAA"/>'
+    '<manifest:key-derivation manifest:key-derivation-name="PBKDF2" manifest:key-size="32"'
+    ' manifest:iteration-count="100000" manifest:salt="AAAA"/></manifest:encryption-data>'
+)
+
+
+def odt_content(body: str) -> str:
+    """A content.xml whose office:text holds ``body``."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES}'
+        ' office:version="1.3"><office:automatic-styles/>'
+        f"<office:body><office:text>{body}</office:text></office:body></office:document-content>"
+    )
+
+
+def make_odt(
+    path: Path,
+    body: str = "",
+    *,
+    title: str | None = None,
+    content: str | bytes | None = None,
+    encrypted: bool = False,
+) -> Path:
+    """Write a minimal .odt: the mimetype first and stored, as ODF requires, a manifest,
+    content.xml (``content``, else ``body`` in office:text) and, with ``title``, meta.xml.
+    ``encrypted`` marks the parts encrypted in the manifest, as a password does."""
+    parts = {"content.xml": content if content is not None else odt_content(body)}
+    if title is not None:
+        parts["meta.xml"] = (
+            f"<office:document-meta {ODF_NAMESPACES}><office:meta>"
+            f"<dc:title>{escape(title)}</dc:title></office:meta></office:document-meta>"
+        )
+    entries = "".join(
+        f'<manifest:file-entry manifest:full-path="{name}" manifest:media-type="text/xml">'
+        f"{ODF_ENCRYPTION if encrypted else ''}</manifest:file-entry>"
+        for name in parts
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+        f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{ODT_MIMETYPE}"/>'
+        f"{entries}</manifest:manifest>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), ODT_MIMETYPE)  # a ZipInfo is stored
+        archive.writestr("META-INF/manifest.xml", manifest)
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+PML_NAMESPACES = (
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+    ' xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"'
+    ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+)
+REL_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+CORE_PROPERTIES = (
+    "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+)
+XML_PROLOG = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+
+
+def rels_xml(relationships: dict[str, tuple[str, str]]) -> str:
+    """A relationships part: id to (type URI, target)."""
+    body = "".join(
+        f'<Relationship Id="{rid}" Type="{kind}" Target="{target}"/>'
+        for rid, (kind, target) in relationships.items()
+    )
+    return (
+        f"{XML_PROLOG}<Relationships"
+        f' xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{body}'
+        "</Relationships>"
+    )
+
+
+def pptx_shape(*paragraphs: str, placeholder: str | None = None) -> str:
+    """A text shape, one a:p a paragraph, a:br for a newline in one; ``placeholder`` is its
+    placeholder type ("title", "body", "sldNum", ...)."""
+    ph = f'<p:ph type="{placeholder}"/>' if placeholder else ""
+    paras = "".join(
+        "<a:p>"
+        + "<a:br/>".join(f"<a:r><a:t>{escape(line)}</a:t></a:r>" for line in text.split("\n"))
+        + "</a:p>"
+        for text in paragraphs
+    )
+    return (
+        f'<p:sp><p:nvSpPr><p:cNvPr id="2" name="Shape"/><p:cNvSpPr/><p:nvPr>{ph}</p:nvPr>'
+        f"</p:nvSpPr><p:spPr/><p:txBody><a:bodyPr/><a:lstStyle/>{paras}</p:txBody></p:sp>"
+    )
+
+
+def pptx_table(rows: list[list[str]]) -> str:
+    """A table in a graphic frame, as PowerPoint stores one."""
+    body = "".join(
+        '<a:tr h="370840">'
+        + "".join(
+            f"<a:tc><a:txBody><a:bodyPr/><a:p><a:r><a:t>{escape(cell)}</a:t></a:r></a:p>"
+            "</a:txBody><a:tcPr/></a:tc>"
+            for cell in row
+        )
+        + "</a:tr>"
+        for row in rows
+    )
+    return (
+        '<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="4" name="Table"/>'
+        "<p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr><p:xfrm/><a:graphic>"
+        '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/table">'
+        f"<a:tbl><a:tblGrid/>{body}</a:tbl></a:graphicData></a:graphic></p:graphicFrame>"
+    )
+
+
+def pptx_group(*shapes: str) -> str:
+    return (
+        '<p:grpSp><p:nvGrpSpPr><p:cNvPr id="5" name="Group"/><p:cNvGrpSpPr/><p:nvPr/>'
+        f"</p:nvGrpSpPr><p:grpSpPr/>{''.join(shapes)}</p:grpSp>"
+    )
+
+
+def pptx_slide(shapes: str, *, root: str = "p:sld", attributes: str = "") -> str:
+    """A slide (or, with ``root="p:notes"``, a notes page) of ``shapes``."""
+    return (
+        f"{XML_PROLOG}<{root} {PML_NAMESPACES}{attributes}><p:cSld><p:spTree><p:nvGrpSpPr>"
+        '<p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>'
+        f"{shapes}</p:spTree></p:cSld></{root}>"
+    )
+
+
+def make_pptx(
+    path: Path,
+    slides: Sequence[str],
+    *,
+    order: Sequence[int] | None = None,
+    notes: dict[int, str] | None = None,
+    hidden: Collection[int] = (),
+    title: str | None = None,
+    parts: dict[str, str | bytes] | None = None,
+) -> Path:
+    """Write a minimal .pptx whose ppt/slides/slide{n}.xml holds the shapes ``slides[n - 1]``.
+
+    ``order`` lists the slide files' numbers in presentation order (default: file order);
+    ``notes`` maps slide file numbers to speaker notes; the slides numbered in ``hidden``
+    are hidden; ``parts`` adds or replaces parts by name.
+    """
+    numbers = list(order) if order is not None else list(range(1, len(slides) + 1))
+    notes = notes or {}
+    files: dict[str, str | bytes] = {
+        "[Content_Types].xml": (
+            f"{XML_PROLOG}"
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels"'
+            ' ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/ppt/presentation.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"/>'
+            + "".join(
+                f'<Override PartName="/ppt/slides/slide{n}.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.presentationml.slide+xml"/>'
+                for n in range(1, len(slides) + 1)
+            )
+            + "".join(
+                f'<Override PartName="/ppt/notesSlides/notesSlide{n}.xml" ContentType='
+                '"application/vnd.openxmlformats-officedocument.presentationml.notesSlide+xml"/>'
+                for n in notes
+            )
+            + "</Types>"
+        ),
+        "_rels/.rels": rels_xml(
+            {
+                "rId1": (f"{REL_TYPE}officeDocument", "ppt/presentation.xml"),
+                "rId2": (CORE_PROPERTIES, "docProps/core.xml"),
+            }
+        ),
+        "ppt/presentation.xml": (
+            f"{XML_PROLOG}<p:presentation {PML_NAMESPACES}><p:sldIdLst>"
+            + "".join(f'<p:sldId id="{255 + n}" r:id="rId{n + 1}"/>' for n in numbers)
+            + '</p:sldIdLst><p:sldSz cx="12192000" cy="6858000"/>'
+            '<p:notesSz cx="6858000" cy="9144000"/></p:presentation>'
+        ),
+        # Relationship ids and slide files numbered apart, as after slides were reordered.
+        "ppt/_rels/presentation.xml.rels": rels_xml(
+            {
+                f"rId{n + 1}": (f"{REL_TYPE}slide", f"slides/slide{n}.xml")
+                for n in range(1, len(slides) + 1)
+            }
+        ),
+    }
+    for n, shapes in enumerate(slides, 1):
+        show = ' show="0"' if n in hidden else ""
+        files[f"ppt/slides/slide{n}.xml"] = pptx_slide(shapes, attributes=show)
+    for n, text in notes.items():
+        files[f"ppt/slides/_rels/slide{n}.xml.rels"] = rels_xml(
+            {"rId2": (f"{REL_TYPE}notesSlide", f"../notesSlides/notesSlide{n}.xml")}
+        )
+        files[f"ppt/notesSlides/_rels/notesSlide{n}.xml.rels"] = rels_xml(
+            {"rId1": (f"{REL_TYPE}slide", f"../slides/slide{n}.xml")}
+        )
+        # A notes page: a picture of the slide, the notes, the slide number.
+        files[f"ppt/notesSlides/notesSlide{n}.xml"] = pptx_slide(
+            '<p:sp><p:nvSpPr><p:cNvPr id="2" name="Slide Image"/><p:cNvSpPr/><p:nvPr>'
+            '<p:ph type="sldImg"/></p:nvPr></p:nvSpPr><p:spPr/></p:sp>'
+            + pptx_shape(text, placeholder="body")
+            + pptx_shape(str(n), placeholder="sldNum"),
+            root="p:notes",
+        )
+    if title is not None:
+        files["docProps/core.xml"] = core_xml(title)
+    files.update(parts or {})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
 
 
 class NeverEndingSource(TextSource):

@@ -152,6 +152,10 @@ def test_search_finds_the_footnote_and_cites_it(
         report = kb.add(path)
         assert not report.failed, report.failed
         best = kb.search("limitation period", k=1)[0]
+        # The footnote answers a question, and the answer cites it.
+        answer = kb.ask("How long is the limitation period for claims?", mode="extractive")
+    assert not answer.abstained and answer.citations, answer
+    assert answer.citations[0].heading == "Footnote 1"
     assert best.text == LIMITATION
     assert best.heading == "Footnote 1"
     assert best.location == "brief.docx > Footnote 1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +26,10 @@ from ragkit._config import DEFAULT_ENCODER, TINY_GENERATOR
 from ragkit.models import Encoder, Generator
 from ragkit.store import Index, connect
 
+from .helpers import rows
+
 ROOT = Path(__file__).resolve().parent.parent
 DIMS = 8
-
-
-@dataclass
-class _Chunk:
-    text: str
-    ordinal: int = 0
-    page: int | None = None
-    heading: str | None = None
-    start: int = 0
-    end: int = 0
-    n_tokens: int = 1
 
 
 def _put(index: Index, path: str, texts: list[str]) -> None:
@@ -50,7 +40,7 @@ def _put(index: Index, path: str, texts: list[str]) -> None:
         sha256="0" * 64,
         size=1,
         mtime=0.0,
-        chunks=[_Chunk(t, i, end=len(t)) for i, t in enumerate(texts)],
+        chunks=rows(*texts),
         vectors=vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
     )
 

@@ -93,10 +93,18 @@ def test_cli_json(tmp_path: Path, home: Path) -> None:
 def test_eval_ingest_on_a_tiny_set(tmp_path: Path, config: Config) -> None:
     from ragkit.eval._ingest import evaluate_ingest
 
-    bench = evaluate_ingest(load_beir(write_beir(tmp_path / "set")), config, workdir=tmp_path)
+    bench = evaluate_ingest(
+        load_beir(write_beir(tmp_path / "set")), config, workdir=tmp_path, scan_pages=1
+    )
     assert bench.documents == 5 and bench.chunks == 5
     assert bench.rerun_embedded == 0 and bench.touched_embedded == bench.touched_chunks == 1
     assert bench.end_to_end_s > 0 and bench.encoder_only_s > 0 and bench.pytorch_s
     lines = bench.lines()
     assert any("end-to-end/encoder" in line for line in lines)
     assert any("end-to-end/PyTorch" in line for line in lines)
+    # The five documents as text PDF pages, then as one scanned page read by OCR.
+    pdf = bench.pdf
+    assert pdf is not None and pdf.text_pages == 5 and pdf.scanned_pages == 1
+    assert pdf.ocr_s and pdf.ocr_word_recall is not None and pdf.ocr_word_recall > 0.6
+    assert any(line.startswith("text PDFs, 5 pages: ocr off") for line in lines)
+    assert any(line.startswith("scanned PDF, 1 pages read by OCR") for line in lines)

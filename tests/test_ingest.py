@@ -63,12 +63,14 @@ def test_public_api_is_curated() -> None:
     import ragkit.ingest as ingest
 
     assert sorted(ingest.__all__) == sorted(
-        ["MAX_FILE_BYTES", "SUPPORTED_SUFFIXES", "Chunk", "Document", "Section", "chunk_document",
-         "file_sha256", "iter_files", "load", "normalize_text", "printable_path"]
+        ["IGNORE_FILE", "MAX_FILE_BYTES", "MAX_PAGES", "OCR_MODES", "SUPPORTED_SUFFIXES", "Chunk",
+         "Document", "OcrMode", "Section", "chunk_document", "file_sha256", "iter_files", "load",
+         "normalize_text", "ocr_unavailable", "printable_path"]
     )  # fmt: skip
     assert SUPPORTED_SUFFIXES == frozenset(
-        {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"}
-    )
+        {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx", ".odt", ".pptx",
+         ".rtf", ".eml", ".csv", ".tsv", ".xlsx"}
+    )  # fmt: skip
     for name in ingest.__all__:
         assert f"{name}`" in (ingest.__doc__ or ""), (
             f"the ragkit.ingest docstring does not mention {name}"
@@ -251,7 +253,9 @@ def test_pdf_blank_page_skipped_and_title_from_stem(tmp_path: Path) -> None:
 
 def test_pdf_without_text_is_load_error(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "scan.pdf", [""])
-    assert_load_error(path, "no extractable text in 1 page (scanned images? run OCR first)")
+    assert_load_error(path, "no text in 1 page, neither extractable nor found by OCR")
+    with pytest.raises(LoadError, match=r"no extractable text in 1 page .*Config\.ocr"):
+        load(path, ocr="off")
 
 
 def test_encrypted_pdf(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ import pytest
 
 from ragkit import Config
 
-from .helpers import SAMPLES
+from .helpers import INTAKE, SAMPLES, make_scanned_pdf
 
 GUARD_C = r"""
 /* Loaded with LD_PRELOAD; logs to $RAGKIT_GUARD_LOG, one "<pid> <kind> <what>" line per event:
@@ -741,6 +741,8 @@ with Assistant(Path(db), config) as kb:
     assert report.added and not report.failed, report
     done["ingest"] = len(report.added)
     done["search"] = len(kb.search("parking level for visitors"))
+    # The scanned intake form is read by OCR in the parse worker, under the guard too.
+    done["ocr"] = [p.page for p in kb.search("allergy to penicillin", k=3) if p.ocr]
     stream = kb.ask_stream("On which garage level should visitors park?")
     done["ask stream"] = len(list(stream))
     answers = [stream.answer]
@@ -774,6 +776,7 @@ def test_every_pipeline_stays_offline_and_writes_only_its_folders(
     run = Run(tmp_path, guard, config.home)
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLES, corpus)
+    make_scanned_pdf(corpus / "scanned-intake.pdf", [["Intake form"], INTAKE])
     index = tmp_path / "index"
     index.mkdir()
     out = run.run(
@@ -782,6 +785,7 @@ def test_every_pipeline_stays_offline_and_writes_only_its_folders(
 
     done = json.loads(out.rsplit("RESULT ", 1)[1])
     assert done["ingest"] and done["search"] and done["ask stream"], done
+    assert 2 in done["ocr"], done
     modes = [mode for mode, _, _ in done["answers"]]
     assert modes == ["generate", "extractive", "generate", "generate"], done
     assert all(abstained != bool(cited) for _, abstained, cited in done["answers"]), done

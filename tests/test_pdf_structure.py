@@ -66,6 +66,12 @@ def test_no_stored_chunk_holds_the_running_header(
         texts = [row[0] for row in index.conn.execute("select text from chunks")]
     assert len(texts) == 3
     assert not [t for t in texts if "Keller" in t or "Page " in t]
+    # Kept once, out of the chunks, with the document.
+    with Assistant(tmp_path / "i.db", config, encoder=encoder) as kb:
+        kb.add(path, tags=["brief"])  # relabelling an unchanged file keeps it too
+        (info,) = kb.documents()
+    assert info.tags == ("brief",)
+    assert info.metadata == {"running_lines": [HEADER, "Page 1 of 3"]}
 
 
 def test_a_line_on_one_page_only_is_kept(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from ragkit.eval._calibrate import (
     load_details,
 )
 from ragkit.eval._encryption import EncryptionBench, evaluate_encryption
-from ragkit.eval._ingest import IngestBench, evaluate_ingest
+from ragkit.eval._ingest import IngestBench, PdfBench, evaluate_ingest
 from ragkit.eval._qa import (
     PIPELINES,
     QaReport,
@@ -34,6 +34,7 @@ __all__ = [
     "EncryptionBench",
     "IngestBench",
     "JudgeCalibration",
+    "PdfBench",
     "QaReport",
     "RetrievalRow",
     "SampleQuestion",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ragkit.eval._retrieval import percentile
+from ragkit.ingest import Chunk
 from ragkit.store import Index
 
 __all__ = ["ScaleResult", "evaluate_scale", "summary", "synthetic_vectors"]
@@ -84,14 +85,10 @@ def evaluate_scale(
     """Build an index of ``n`` synthetic vectors and time exact and coarse-to-fine search."""
     data, qs = synthetic_vectors(n, dims, queries)
 
-    class _Row:
-        def __init__(self, ordinal: int) -> None:
-            self.text, self.ordinal = "", ordinal
-            self.page: int | None = None
-            self.heading: str | None = None
-            self.start = self.end = self.n_tokens = 0
-
-    rows = [_Row(i) for i in range(_BATCH)]
+    rows = [
+        Chunk(text="", ordinal=i, page=None, heading=None, start=0, end=0, n_tokens=0)
+        for i in range(_BATCH)
+    ]
     results = []
     with tempfile.TemporaryDirectory(prefix="ragkit-scale-", dir=workdir) as tmp:
         with Index(Path(tmp) / "scale.db", fingerprint="synthetic", dims=dims) as index:
