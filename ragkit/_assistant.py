@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ragkit import ingest
 from ragkit._config import LADDERS, Config
-from ragkit._errors import LoadError
+from ragkit._errors import LoadError, StoreError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
 from ragkit._retrieval import rank, search
 from ragkit._types import (
@@ -49,7 +51,7 @@ from ragkit.answer._stream import AnswerStream
 from ragkit.answer._support import ScoredSentence, check_claims, score_passages
 from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
-from ragkit.models._interfaces import TextEncoder, TextGenerator
+from ragkit.models._interfaces import TextEncoder, TextGenerator, encode_queries
 from ragkit.models._packs import ModelPacks
 from ragkit.store import AuditEntry, Filter, Index, change_key, index_files
 
@@ -134,11 +136,35 @@ class Assistant:
 
     @property
     def encoder(self) -> TextEncoder:
-        """The encoder: the one given, else the configured pack, loaded on first use."""
+        """The encoder: the one given, else the configured pack (for ``Config.encoder``
+        "auto" the pack the index was built with), loaded on first use."""
         if self._encoder is None:
-            pack = self.packs.get(self.config.encoder, "encoder")
+            name = self.config.encoder_pack(self._recorded_encoder())
+            pack = self.packs.get(name, "encoder")
             self._encoder = Encoder(pack, threads=self.config.n_threads)
         return self._encoder
+
+    def _recorded_encoder(self) -> str | None:
+        """The encoder pack the index records, when "auto" asks for it and there is one."""
+        if self.config.encoder != "auto":
+            return None
+        try:
+            if self._index is not None:
+                return self._index.meta().get("encoder_pack")
+            if not self.db_path.is_file():
+                return None
+            with Index(
+                self.db_path, busy_timeout=self.config.busy_timeout, create=False, key=self._key
+            ) as index:
+                return index.meta().get("encoder_pack")
+        except StoreError:
+            return None  # opening the index to use it reports what is wrong with it
+
+    def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions, and the answer sentences compared with passage sentences: e5 asks for
+        its query prefix on both sides of a symmetric comparison, so every text that is not an
+        indexed chunk is embedded as a query."""
+        return encode_queries(self.encoder, texts)
 
     def ladder(self) -> list[str]:
         """The generators that answer, smallest first: the ones given, else the configured
@@ -211,6 +237,7 @@ class Assistant:
                 fingerprint=enc.fingerprint,
                 dims=enc.dims,
                 recipe=enc.recipe,
+                encoder_pack=enc.pack.name if isinstance(enc, Encoder) else None,
                 busy_timeout=self.config.busy_timeout,
                 create=create,
                 key=self._key,
@@ -551,7 +578,7 @@ class Assistant:
         index = self._open(with_encoder=True, create=False)
         if not question.strip():
             return []
-        vector = self.encoder.encode([question])[0]
+        vector = self._encode_queries([question])[0]
         return search(
             index,
             vector,
@@ -568,7 +595,7 @@ class Assistant:
         """Document keys best first, by their best chunk (for document-level evaluation)."""
         check_choice("mode", mode, SearchMode)
         index = self._open(with_encoder=True, create=False)
-        vector = self.encoder.encode([question])[0] if mode != "bm25" else None
+        vector = self._encode_queries([question])[0] if mode != "bm25" else None
         # Documents hold several chunks, so look deeper than ``depth`` to fill it.
         # "dense" is measured as the exact scan, the reference the coarse search is held to.
         ranked = rank(
@@ -651,7 +678,7 @@ class Assistant:
                     abstained=True,
                 )
             )
-        scored = score_passages(query, passages, self.encoder.encode)
+        scored = score_passages(query, passages, self._encode_queries)
         note = ""
         # A generator given or loaded proves one exists without reading the manifests.
         if mode == "generate" and not any(self._rungs) and not self._installed_generators():
@@ -774,7 +801,7 @@ class Assistant:
             raw,
             query,
             [e.sentences for e in excerpts],
-            self.encoder.encode,
+            self._encode_queries,
             threshold=self.config.support_threshold,
         )
         judge = self.judge

@@ -16,6 +16,7 @@ from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT
 __all__ = ["Config", "default_home"]
 
 DEFAULT_ENCODER = "minilm-l6-v2-int8"
+E5_ENCODER = "multilingual-e5-small-int8"
 DEFAULT_GENERATOR = "qwen2.5-coder-0.5b-q4km"
 LARGE_GENERATOR = "qwen2.5-coder-1.5b-q4km"
 TINY_GENERATOR = "smollm2-135m-q4_1"
@@ -44,7 +45,10 @@ class Config:
     """
 
     home: Path = field(default_factory=default_home)
-    encoder: str = DEFAULT_ENCODER
+    # The encoder pack: "auto" is the one the index was built with (an index records its
+    # pack's name), and DEFAULT_ENCODER for a new index; a pack name asks for that pack, and
+    # an index built with another one refuses it (EncoderMismatchError).
+    encoder: str = "auto"
     # The generator packs that may answer, smallest first. "ladder" climbs them: each rung's
     # answer is judged and a failed one goes to the next, larger model. "auto" answers with
     # the largest one installed alone: on SQuAD 2.0 dev part A (README) the 0.5B's answers
@@ -215,6 +219,13 @@ class Config:
     def default_db(self) -> Path:
         """The index used when no database path is given: ``<home>/index.db``."""
         return self.home / "index.db"
+
+    def encoder_pack(self, recorded: str | None = None) -> str:
+        """The encoder pack to load: the configured one, else for "auto" the index's
+        ``recorded`` pack, else the default."""
+        if self.encoder != "auto":
+            return self.encoder
+        return recorded or DEFAULT_ENCODER
 
     @property
     def n_threads(self) -> int:

@@ -119,7 +119,7 @@ def _packs(config: Config) -> list[Check]:
     checks = []
     generators = config.ladder if config.generator in LADDERS else (config.generator,)
     wanted: tuple[tuple[str, PackKind], ...] = (
-        (config.encoder, "encoder"),
+        (config.encoder_pack(), "encoder"),
         *((name, "generator") for name in generators),
     )
     for rung, (name, kind) in enumerate(wanted):

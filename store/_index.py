@@ -192,8 +192,9 @@ _IN_BATCH = 250
 class Index:
     """One SQLite file holding everything ragkit knows about a collection of documents.
 
-    ``fingerprint`` and ``dims`` describe the encoder whose vectors go in; an index built
-    with another encoder is refused rather than silently mixing vector spaces. Without them
+    ``fingerprint`` and ``dims`` describe the encoder whose vectors go in (``encoder_pack``
+    names its pack, recorded when the vectors table is created); an index built with another
+    encoder is refused rather than silently mixing vector spaces. Without them
     the index opens for listing and removing only, so those never load an encoder.
     With ``create=False`` nothing is created or converted: a missing file, an empty one and
     a SQLite database of another program are refused with a :class:`~ragkit.StoreError`,
@@ -217,6 +218,7 @@ class Index:
         fingerprint: str | None = None,
         dims: int | None = None,
         recipe: str | None = None,
+        encoder_pack: str | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         create: bool = True,
         key: str | None = None,
@@ -239,7 +241,7 @@ class Index:
                 self.conn.execute("pragma journal_mode=wal")
                 migrate(self.conn, str(self.path))
                 if fingerprint is not None and dims is not None:
-                    self._bind_encoder(fingerprint, dims, recipe, create=create)
+                    self._bind_encoder(fingerprint, dims, recipe, encoder_pack, create=create)
         except BaseException:
             self.conn.close()
             raise
@@ -261,7 +263,7 @@ class Index:
         return dict(self.conn.execute("select key, value from meta").fetchall())
 
     def _bind_encoder(
-        self, fingerprint: str, dims: int, recipe: str | None, *, create: bool
+        self, fingerprint: str, dims: int, recipe: str | None, pack: str | None, *, create: bool
     ) -> None:
         meta = dict(self.conn.execute("select key, value from meta").fetchall())
         if "encoder_fingerprint" not in meta and create:
@@ -269,21 +271,26 @@ class Index:
                 # Read again under the write lock: another process may have bound one.
                 meta = dict(self.conn.execute("select key, value from meta").fetchall())
                 if "encoder_fingerprint" not in meta:
-                    self._create_vectors(fingerprint, dims, recipe)
+                    self._create_vectors(fingerprint, dims, recipe, pack)
                     return
         stored = meta.get("encoder_fingerprint")
         if stored is None:
             return  # opened to read an index that holds no vectors yet: nothing to bind
         if stored != fingerprint:
+            built = meta.get("encoder_pack")
+            theirs = f"the encoder pack {built!r}" if built else "another encoder"
+            ours = f"{pack!r}, " if pack else ""
+            use = f"{built!r}, or leave Config.encoder 'auto'" if built else "(Config.encoder)"
             raise EncoderMismatchError(
-                f"{self.path} was built with another encoder ({stored[:12]}…, "
-                f"{meta.get('dims')} dims) than the configured one ({fingerprint[:12]}…, "
-                f"{dims} dims). "
-                "Use the encoder pack it was built with (Config.encoder), or index the documents "
-                "again into a new file."
+                f"{self.path} was built with {theirs} ({stored[:12]}…, "
+                f"{meta.get('dims')} dims), not the configured one ({ours}{fingerprint[:12]}…, "
+                f"{dims} dims). Use the encoder pack it was built with {use}, or index the "
+                "documents again into a new file."
             )
 
-    def _create_vectors(self, fingerprint: str, dims: int, recipe: str | None) -> None:
+    def _create_vectors(
+        self, fingerprint: str, dims: int, recipe: str | None, pack: str | None
+    ) -> None:
         self.conn.execute(
             f"create virtual table if not exists vectors using vec0("
             f"embedding float[{dims}] distance_metric=cosine)"
@@ -293,6 +300,9 @@ class Index:
             [
                 ("encoder_fingerprint", fingerprint),
                 ("encoder_recipe", recipe or "not recorded"),
+                # The pack's name lets later commands load the same encoder unasked; an
+                # encoder passed in by code has none.
+                *([("encoder_pack", pack)] if pack else []),
                 ("dims", str(dims)),
                 ("schema_version", str(SCHEMA_VERSION)),
                 ("sqlite_vec_version", self.conn.execute("select vec_version()").fetchone()[0]),

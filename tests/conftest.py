@@ -59,7 +59,9 @@ def samples_copy(tmp_path: Path, samples_index: Path) -> Path:
 @pytest.fixture(scope="session")
 def encoder(config: Config) -> TextEncoder:
     """The real encoder pack, loaded once for the session."""
-    return Encoder(ModelPacks(config).get(config.encoder, "encoder"), threads=config.n_threads)
+    return Encoder(
+        ModelPacks(config).get(config.encoder_pack(), "encoder"), threads=config.n_threads
+    )
 
 
 @pytest.fixture

@@ -96,7 +96,9 @@ def test_no_generator_pack_falls_back_to_extractive(
     # A home holding only the encoder pack: no generator of any kind is installed.
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
-    shutil.copytree(config.models_dir / config.encoder, home / "models" / config.encoder)
+    shutil.copytree(
+        config.models_dir / config.encoder_pack(), home / "models" / config.encoder_pack()
+    )
     db = tmp_path / "i.db"
     shutil.copyfile(samples_index, db)
     with Assistant(db, config.replace(home=home)) as kb:

@@ -697,7 +697,7 @@ from ragkit import Config, ModelPacks
 from ragkit.models import Encoder
 
 config = Config(home=Path(os.environ["RAGKIT_HOME"]))
-encoder = Encoder(ModelPacks(config).get(config.encoder, "encoder"), threads=1)
+encoder = Encoder(ModelPacks(config).get(config.encoder_pack(), "encoder"), threads=1)
 encoder.encode(["does anything leave this machine?"])
 log = Path(os.environ["RAGKIT_GUARD_LOG"])
 deadline = time.monotonic() + 90  # onnxruntime 1.32 sends its first batch after ~10 s

@@ -20,9 +20,9 @@ from ragkit.store import Index
 
 
 def test_the_built_encoder_pack_is_the_pinned_file(config: Config) -> None:
-    pack = ModelPacks(config).get(config.encoder, "encoder")
+    pack = ModelPacks(config).get(config.encoder_pack(), "encoder")
     sha = {f["role"]: f["sha256"] for f in pack.manifest["files"]}
-    assert sha["model"] == PINNED_ENCODER_SHA256[config.encoder]
+    assert sha["model"] == PINNED_ENCODER_SHA256[config.encoder_pack()]
     assert sha["tokenizer"] == PINNED_TOKENIZER_SHA256
     recipe = pack.manifest["recipe"]
     assert recipe["model_sha256"] == sha["model"]
@@ -33,8 +33,9 @@ def test_the_built_encoder_pack_is_the_pinned_file(config: Config) -> None:
 def test_an_index_from_another_machine_opens_here(tmp_path: Path, config: Config) -> None:
     # Another machine's pack has the pinned bytes (the test above holds there too), so its
     # index carries this fingerprint: write one as that machine would and open it here.
-    encoder = Encoder(ModelPacks(config).get(config.encoder, "encoder"))
-    pinned = f"{PINNED_ENCODER_SHA256[config.encoder]}:{PINNED_TOKENIZER_SHA256[:16]}:mean:256:384"
+    name = config.encoder_pack()
+    encoder = Encoder(ModelPacks(config).get(name, "encoder"))
+    pinned = f"{PINNED_ENCODER_SHA256[name]}:{PINNED_TOKENIZER_SHA256[:16]}:mean:256:384"
     assert encoder.fingerprint == pinned
     db = tmp_path / "elsewhere.db"
     Index(db, fingerprint=pinned, dims=384, recipe="as built elsewhere").close()

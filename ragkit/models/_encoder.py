@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,10 @@ class Encoder:
     so short chunks do not pay for long ones. Pooling is a mean over real tokens only: the
     ``tokenizer.json`` of all-MiniLM-L6-v2 ships with fixed padding to 128 baked in, and
     averaging padding into the vector quietly ruins retrieval.
+
+    A pack whose manifest names prefixes (e5's ``"query: "`` and ``"passage: "``, which the
+    model was trained with) gets them here: :meth:`encode` embeds passages, and
+    :meth:`encode_queries` questions and the other short texts compared with each other.
     """
 
     def __init__(self, pack: ModelPack, *, threads: int = 1, batch_size: int = 32) -> None:
@@ -34,6 +39,8 @@ class Encoder:
         self.pack = pack
         self.dims = int(pack.manifest["dims"])
         self.max_tokens = int(pack.manifest["max_tokens"])
+        self.query_prefix = str(pack.manifest.get("query_prefix", ""))
+        self.passage_prefix = str(pack.manifest.get("passage_prefix", ""))
         if pack.manifest.get("pooling", "mean") != "mean":
             raise ModelPackError(
                 f"encoder pack {pack.name!r} asks for pooling {pack.manifest['pooling']!r}; "
@@ -68,7 +75,10 @@ class Encoder:
         length and dims. An index stores it and refuses to mix vectors from another encoder.
         """
         sha = {f["role"]: f["sha256"] for f in self.pack.manifest["files"]}
-        return f"{sha['model']}:{sha['tokenizer'][:16]}:mean:{self.max_tokens}:{self.dims}"
+        base = f"{sha['model']}:{sha['tokenizer'][:16]}:mean:{self.max_tokens}:{self.dims}"
+        if not (self.query_prefix or self.passage_prefix):
+            return base  # unchanged for packs without prefixes, so their indexes stay valid
+        return f"{base}:{json.dumps([self.query_prefix, self.passage_prefix])}"
 
     @property
     def recipe(self) -> str:
@@ -85,7 +95,14 @@ class Encoder:
         return tok
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``; returns a ``[len(texts), dims]`` float32 array, rows unit length."""
+        """Embed passages; returns a ``[len(texts), dims]`` float32 array, rows unit length."""
+        return self._embed([self.passage_prefix + t for t in texts])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions (and texts compared with each other), as :meth:`encode` does."""
+        return self._embed([self.query_prefix + t for t in texts])
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         if not texts:
             return out

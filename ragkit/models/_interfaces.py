@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["TextEncoder", "TextGenerator"]
+__all__ = ["TextEncoder", "TextGenerator", "encode_queries"]
 
 
 @runtime_checkable
@@ -38,12 +38,24 @@ class TextEncoder(Protocol):
         ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """A ``[len(texts), dims]`` float32 array, rows of unit length."""
+        """A ``[len(texts), dims]`` float32 array, rows of unit length: the vectors of
+        passages. An encoder may also define ``encode_queries(texts)`` (same contract) for
+        questions, e.g. to add a query prefix; :func:`encode_queries` uses it when present.
+        """
         ...
 
     def chunking_tokenizer(self) -> Tokenizer:
         """The tokenizer chunks are counted with (no padding, no truncation)."""
         ...
+
+
+def encode_queries(encoder: TextEncoder, texts: Sequence[str]) -> np.ndarray:
+    """Embed questions with ``encoder``: its ``encode_queries`` when it has one (an optional
+    method, so encoders written against the protocol before it keep working), else
+    ``encode``."""
+    method = getattr(encoder, "encode_queries", None)
+    vectors: np.ndarray = method(texts) if callable(method) else encoder.encode(texts)
+    return vectors
 
 
 @runtime_checkable
