@@ -19,9 +19,22 @@ NONET := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
 
 .PHONY: demo test check install packs clean
 
-$(VENV)/.installed: pyproject.toml Makefile weights.txt
+# llama.cpp is compiled here for this CPU (-march=native), but without AMX: on a Xeon that
+# reports AMX its tile instructions raised SIGILL in llama.cpp's worker threads (seen with
+# llama-cpp-python 0.3.36 under a hypervisor), while AVX-512 and VNNI serve it well. Built
+# without pip's wheel cache, so a wheel compiled with other flags is never reused, and once
+# per version (the stamp file), as it takes minutes.
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_VERSION := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
+
+$(VENV)/.llama-$(LLAMA_VERSION):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(BIN)/pip install --quiet --no-cache-dir \
+		--force-reinstall --no-deps llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml Makefile weights.txt $(VENV)/.llama-$(LLAMA_VERSION)
 	# torch 2.13.0 resolves to the CPU wheel on this machine kind; only the encoder build uses it.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[build,dev,encryption,ocr]'
