@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
 
 import click
 from rich.console import Console
@@ -33,6 +33,9 @@ import ragkit
 from ragkit import Assistant, Config, RagkitError
 from ragkit.models import build_packs
 from ragkit.store import is_encrypted
+
+if TYPE_CHECKING:
+    from ragkit.eval import BeirData, RetrievalRow
 
 out = Console()
 err = Console(stderr=True)
@@ -1165,9 +1168,11 @@ def eval_() -> None:
 @eval_.command("retrieval")
 @click.option(
     "--dataset",
+    "datasets",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True,
-    help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.",
+    multiple=True,
+    help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv (repeatable).",
 )
 @click.option(
     "--encoder",
@@ -1188,39 +1193,63 @@ def eval_() -> None:
 @click.pass_obj
 def eval_retrieval(
     obj: _Context,
-    dataset: Path,
+    datasets: tuple[Path, ...],
     encoders: tuple[str, ...],
     modes: tuple[str, ...],
     max_queries: int | None,
     as_json: bool,
 ) -> None:
-    """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run."""
-    from ragkit.eval import MODES, evaluate_retrieval, load_beir
+    """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run.
 
-    data = _run(lambda: load_beir(dataset))
-    with _pack_bar() as bar:
-        rows = _run(
-            lambda: evaluate_retrieval(
-                data,
-                obj.config,
-                encoders=encoders,
-                modes=modes or MODES,
-                max_queries=max_queries,
-                progress=_PackProgress(bar),
+    With several data sets, one table each (with the language its documents were detected
+    in), then each mode's mean nDCG@10 over them and the worst set.
+    """
+    from ragkit.eval import MODES, evaluate_retrieval, load_beir, summarize_retrieval
+
+    runs = []
+    for dataset in datasets:
+        data = _run(lambda dataset=dataset: load_beir(dataset))
+        with _pack_bar() as bar:
+            rows = _run(
+                lambda data=data, dataset=dataset: evaluate_retrieval(
+                    data,
+                    obj.config,
+                    encoders=encoders,
+                    modes=modes or MODES,
+                    max_queries=max_queries,
+                    progress=_PackProgress(bar),
+                    name=dataset.name,
+                )
             )
-        )
+        runs.append((dataset, data, rows))
+        if not as_json:
+            _print_retrieval(dataset, data, rows)
+    summaries = summarize_retrieval([r for _, _, rows in runs for r in rows])
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "dataset": str(dataset),
-                    "documents": len(data.corpus),
-                    "rows": [dataclasses.asdict(r) for r in rows],
+                    "datasets": [
+                        {"dataset": str(dataset), "documents": len(data.corpus)}
+                        for dataset, data, _ in runs
+                    ],
+                    "rows": [dataclasses.asdict(r) for _, _, rows in runs for r in rows],
+                    "summary": [dataclasses.asdict(s) for s in summaries],
                 },
                 indent=2,
             )
         )
         return
+    if len(runs) > 1:
+        for s in summaries:
+            out.print(
+                f"{s.encoder} {s.mode}: mean nDCG@10 {s.mean_ndcg10:.4f} over {s.datasets} "
+                f"data sets, worst {s.worst_ndcg10:.4f} ({s.worst_dataset})",
+                highlight=False,
+            )
+
+
+def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) -> None:
     table = Table(
         "encoder",
         "mode",
@@ -1229,7 +1258,10 @@ def eval_retrieval(
         "MRR@10",
         "p50 ms",
         "p95 ms",
-        title=f"{dataset.name}: {len(data.corpus)} documents, {rows[0].queries} queries",
+        title=(
+            f"{dataset.name} ({rows[0].language}): {len(data.corpus)} documents, "
+            f"{rows[0].queries} queries"
+        ),
         title_justify="left",
     )
     for r in rows:

@@ -16,7 +16,7 @@ from ragkit import ingest
 from ragkit._config import LADDERS, Config
 from ragkit._errors import LoadError, StoreError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
-from ragkit._retrieval import rank, search
+from ragkit._retrieval import rank, search, trusted_dense_weight
 from ragkit._types import (
     Answer,
     AnswerSentence,
@@ -51,7 +51,12 @@ from ragkit.answer._stream import AnswerStream
 from ragkit.answer._support import ScoredSentence, check_claims, score_passages
 from ragkit.models._encoder import Encoder
 from ragkit.models._generator import Generator
-from ragkit.models._interfaces import TextEncoder, TextGenerator, encode_queries
+from ragkit.models._interfaces import (
+    TextEncoder,
+    TextGenerator,
+    encode_queries,
+    encoder_languages,
+)
 from ragkit.models._packs import ModelPacks
 from ragkit.store import AuditEntry, Filter, Index, change_key, index_files
 
@@ -139,10 +144,13 @@ class Assistant:
         """The encoder: the one given, else the configured pack (for ``Config.encoder``
         "auto" the pack the index was built with), loaded on first use."""
         if self._encoder is None:
-            name = self.config.encoder_pack(self._recorded_encoder())
-            pack = self.packs.get(name, "encoder")
-            self._encoder = Encoder(pack, threads=self.config.n_threads)
+            self._encoder = self._load_encoder(self._recorded_encoder())
         return self._encoder
+
+    def _load_encoder(self, recorded: str | None) -> Encoder:
+        """The configured encoder pack, loaded; ``recorded`` is the index's, for "auto"."""
+        pack = self.packs.get(self.config.encoder_pack(recorded), "encoder")
+        return Encoder(pack, threads=self.config.n_threads)
 
     def _recorded_encoder(self) -> str | None:
         """The encoder pack the index records, when "auto" asks for it and there is one."""
@@ -230,7 +238,29 @@ class Assistant:
         ):
             return index
         self.close()
-        if with_encoder:
+        if (
+            with_encoder
+            and self._encoder is None
+            and self.config.encoder == "auto"
+            and self.db_path.is_file()
+        ):
+            # The pack the index records chooses the encoder: read on the connection that is
+            # kept (opening an encrypted index costs its key derivation each time).
+            index = self._plain_index(create)
+            try:
+                encoder = self._encoder = self._load_encoder(index.meta().get("encoder_pack"))
+                index.bind_encoder(
+                    encoder.fingerprint,
+                    encoder.dims,
+                    encoder.recipe,
+                    encoder.pack.name,
+                    create=create,
+                )
+            except BaseException:
+                index.close()
+                raise
+            self._index = index
+        elif with_encoder:
             enc = self.encoder
             self._index = Index(
                 self.db_path,
@@ -243,11 +273,15 @@ class Assistant:
                 key=self._key,
             )
         else:
-            self._index = Index(
-                self.db_path, busy_timeout=self.config.busy_timeout, create=create, key=self._key
-            )
+            self._index = self._plain_index(create)
         self._may_create = create
         return self._index
+
+    def _plain_index(self, create: bool) -> Index:
+        """The index opened with no encoder bound."""
+        return Index(
+            self.db_path, busy_timeout=self.config.busy_timeout, create=create, key=self._key
+        )
 
     # documents -----------------------------------------------------------------------------
 
@@ -547,6 +581,7 @@ class Assistant:
                 collection=d.collection,
                 tags=tuple(d.metadata.get("tags", ())),
                 metadata=d.metadata.get("source", {}),
+                language=d.language,
             )
             for d in self._open(with_encoder=False, create=False).documents()
         ]
@@ -585,10 +620,16 @@ class Assistant:
             question,
             k=k or self.config.top_k,
             candidates=self.config.candidates,
-            rrf_k=self.config.rrf_k,
+            dense_weight=self._dense_weight(index),
             mode=mode,
             where=where,
             expand=self.config.expand_neighbors,
+        )
+
+    def _dense_weight(self, index: Index) -> float:
+        """The vector ranking's share in hybrid search on ``index`` for this encoder."""
+        return trusted_dense_weight(
+            self.config.dense_weight, encoder_languages(self.encoder), index.languages()
         )
 
     def _rank_documents(self, question: str, *, mode: SearchMode, depth: int) -> list[str]:
@@ -604,7 +645,8 @@ class Assistant:
             question,
             mode=mode,
             depth=3 * depth,
-            rrf_k=self.config.rrf_k,
+            dense_weight=self._dense_weight(index),
+            window=self.config.candidates,
             exact=True if mode == "dense" else None,
         )
         paths = index.chunk_paths([i for i, _ in ranked])

@@ -31,13 +31,29 @@ class Check:
 
 def _sqlite() -> list[Check]:
     from ragkit.store import cipher_version, connect, sqlite_library
+    from ragkit.store._schema import FTS_TOKENIZER
 
     try:
         lib = sqlite_library()
         conn = connect(":memory:")
         vec = conn.execute("select vec_version()").fetchone()[0]
         sqlite_version = conn.execute("select sqlite_version()").fetchone()[0]
-        conn.execute("create virtual table t using fts5(x, tokenize='porter unicode61')")
+        try:
+            # The full-text table as the schema makes it: contentless_delete needs 3.43.
+            conn.execute(
+                "create virtual table t using fts5(x, content='', contentless_delete=1, "
+                f'tokenize="{FTS_TOKENIZER}")'
+            )
+            fts = Check(
+                name="fts5", ok=True, detail=f"contentless tables, tokenizer {FTS_TOKENIZER}"
+            )
+        except lib.Error as exc:
+            fts = Check(
+                name="fts5",
+                ok=False,
+                detail=f"SQLite {sqlite_version} cannot make ragkit's full-text table ({exc}); "
+                "SQLite 3.43 or newer is needed",
+            )
         conn.close()
         cipher = cipher_version()
     except (RagkitError, ImportError) as exc:
@@ -54,7 +70,7 @@ def _sqlite() -> list[Check]:
             detail=f"{lib.__name__} (SQLite {sqlite_version})",
         ),
         Check(name="sqlite-vec", ok=True, detail=vec),
-        Check(name="fts5", ok=True, detail="porter unicode61 tokenizer available"),
+        fts,
         Check(name="encryption", ok=True, detail=encryption),
     ]
 

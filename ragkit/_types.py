@@ -207,6 +207,9 @@ class DocumentInfo:
     metadata: dict[str, list[str]] = field(default_factory=dict)
     """What the file says about itself that is kept out of its passages, e.g. a PDF's
     running headers and footers, once each, as ``{"running_lines": [...]}``."""
+    language: str = "und"
+    """The language detected at ingest (ISO 639-1, "und" when it could not be told); its
+    words are indexed for full-text search by that language's stemmer."""
 
 
 @dataclass(kw_only=True)

@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import numpy as np
 
 from ragkit._errors import ChunkingMismatchError, EncoderMismatchError, StoreError
+from ragkit._language import UNDETERMINED, document_language, document_terms, query_terms
 from ragkit._text import STOPWORDS, words
 from ragkit.store import _audit
 from ragkit.store._audit import AuditEntry
@@ -60,6 +61,8 @@ class StoredDocument:
     metadata: dict[str, Any]
     added_at: float
     n_chunks: int
+    language: str = UNDETERMINED
+    """ISO 639-1 code of the language detected at ingest ("und" when it could not be told)."""
 
 
 @dataclass(frozen=True)
@@ -84,17 +87,20 @@ class StoredChunk:
         object.__setattr__(self, "ocr", bool(self.ocr))
 
 
-def fts_query(text: str) -> str | None:
+def fts_query(text: str, languages: Iterable[str] = (UNDETERMINED,)) -> str | None:
     """An FTS5 MATCH expression built from free text, or None when it holds no words.
 
-    Every word is quoted, so FTS5 operators, quotes and punctuation in the question are
-    taken literally and can never raise a syntax error; a number such as "19,350.00" is
-    quoted whole, so it matches as a phrase of its parts.
+    Each word becomes the terms the index holds for it in each of ``languages`` (its stem in
+    each, see :mod:`ragkit._language`), any of which may match. Every term is quoted, so
+    FTS5 operators, quotes and punctuation in the question are taken literally and can never
+    raise a syntax error; a number such as "19,350.00" is a phrase of its parts.
     """
+    languages = list(languages) or [UNDETERMINED]
     found = [w.lower() for w in words(text)]
     # Stop words are too common to help BM25 but would widen an OR query a great deal.
     kept = [w for w in found if w not in STOPWORDS] or found
-    unique = list(dict.fromkeys(kept))
+    ways = (" ".join(way) for w in dict.fromkeys(kept) for way in query_terms(w, languages))
+    unique = list(dict.fromkeys(ways))
     if not unique:
         return None
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
@@ -249,6 +255,7 @@ class Index:
         self._coarse: CoarseIndex | None = None
         self._coarse_key: tuple[int, int] | None = None
         self._writes = 0
+        self._languages: tuple[tuple[int, int], dict[str, int]] | None = None
 
     @property
     @_guarded
@@ -261,6 +268,21 @@ class Index:
     def meta(self) -> dict[str, str]:
         """The index's own record: schema, encoder fingerprint and recipe, chunking."""
         return dict(self.conn.execute("select key, value from meta").fetchall())
+
+    def bind_encoder(
+        self,
+        fingerprint: str,
+        dims: int,
+        recipe: str | None = None,
+        encoder_pack: str | None = None,
+        *,
+        create: bool = True,
+    ) -> None:
+        """Bind an encoder to an index opened without one, as the constructor's arguments
+        of the same names do (to choose the encoder from what :meth:`meta` records)."""
+        with translate_errors(self.path, self.busy_timeout):
+            self._bind_encoder(fingerprint, dims, recipe, encoder_pack, create=create)
+        self.dims = dims
 
     def _bind_encoder(
         self, fingerprint: str, dims: int, recipe: str | None, pack: str | None, *, create: bool
@@ -414,13 +436,28 @@ class Index:
     def _documents(self, where: str, args: tuple[Any, ...]) -> list[StoredDocument]:
         sql = (
             "select d.id, d.path, d.title, d.sha256, d.size, d.mtime, d.collection, d.metadata, "
-            "d.added_at, (select count(*) from chunks c where c.document_id = d.id) "
+            "d.added_at, (select count(*) from chunks c where c.document_id = d.id), d.language "
             f"from documents d {where} order by d.path"
         )
         return [
-            StoredDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9])
+            StoredDocument(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9], r[10]
+            )
             for r in self.conn.execute(sql, args)
         ]
+
+    @_guarded
+    def languages(self) -> dict[str, int]:
+        """How many documents the index holds in each language (ISO 639-1 codes, see
+        ``StoredDocument.language``)."""
+        # Read at every search: kept until this or another connection writes.
+        version = (self.conn.execute("pragma data_version").fetchone()[0], self._writes)
+        if self._languages is None or self._languages[0] != version:
+            rows = self.conn.execute(
+                "select language, count(*) from documents group by language order by 1"
+            )
+            self._languages = (version, {r[0]: r[1] for r in rows})
+        return dict(self._languages[1])
 
     def put_document(
         self,
@@ -445,12 +482,13 @@ class Index:
             )
         blobs = np.ascontiguousarray(vectors, dtype=np.float32)
         codes = pack_bits(blobs)
+        language = document_language(c.text for c in chunks)
         with self.transaction():
             self._writes += 1
             self._delete(path)
             cur = self.conn.execute(
                 "insert into documents(path, sha256, size, mtime, title, collection, metadata, "
-                "added_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                "added_at, language) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     path,
                     sha256,
@@ -460,6 +498,7 @@ class Index:
                     collection,
                     json.dumps(metadata or {}),
                     time.time(),
+                    language,
                 ),
             )
             doc_id = cur.lastrowid
@@ -477,6 +516,14 @@ class Index:
                         chunk.end,
                         chunk.n_tokens,
                         chunk.ocr,
+                    ),
+                )
+                self.conn.execute(
+                    "insert into chunks_fts(rowid, text, heading) values (?, ?, ?)",
+                    (
+                        cur.lastrowid,
+                        document_terms(chunk.text, language),
+                        document_terms(chunk.heading or "", language),
                     ),
                 )
                 self.conn.execute(
@@ -672,7 +719,7 @@ class Index:
         self, text: str, k: int, *, where: Filter | None = None
     ) -> list[tuple[int, float]]:
         """``(chunk_id, BM25 score)`` of the ``k`` best full-text matches, best first."""
-        query = fts_query(text)
+        query = fts_query(text, self.languages())
         if query is None:
             return []
         condition, args = where.sql() if where else ("1", [])
@@ -746,8 +793,8 @@ class Index:
         return {
             "documents": q("select count(*) from documents").fetchone()[0],
             "chunks": q("select count(*) from chunks").fetchone()[0],
-            # An external-content FTS5 table counts through its content table; its docsize
-            # shadow table holds one row per chunk actually indexed.
+            # The FTS5 table keeps no content; its docsize shadow table holds one row per
+            # chunk actually indexed.
             "fts": q("select count(*) from chunks_fts_docsize").fetchone()[0],
             "vectors": q("select count(*) from vectors").fetchone()[0] if self.has_vectors else 0,
             "embeddings": q("select count(*) from embeddings").fetchone()[0],

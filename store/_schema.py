@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ragkit._errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# What FTS5 does to the terms ragkit writes: split at spaces, fold case and accents.
+FTS_TOKENIZER = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
 
 # Each entry upgrades the schema from version i to i + 1.
 _MIGRATIONS: list[str] = [
@@ -56,8 +60,50 @@ _MIGRATIONS: list[str] = [
     alter table chunks add column ocr integer not null default 0;
     update meta set value = '2' where key = 'schema_version';
     """,
+    # Full text as the terms ragkit._language writes for each document's language (stems,
+    # character pairs for unspaced scripts), so FTS5 only splits them at spaces and folds
+    # accents; marks stay inside words (Indic vowel signs). The table keeps no text of its
+    # own: a removed chunk's terms go with it (contentless_delete). Filled by _fill_terms.
+    f"""
+    alter table documents add column language text not null default 'und';
+    create index documents_language on documents(language);
+    drop trigger chunks_ai;
+    drop trigger chunks_ad;
+    drop table chunks_fts;
+    create virtual table chunks_fts using fts5(
+        text, heading, content='', contentless_delete=1, tokenize="{FTS_TOKENIZER}"
+    );
+    create trigger chunks_ad after delete on chunks begin
+        delete from chunks_fts where rowid = old.id;
+    end;
+    update meta set value = '3' where key = 'schema_version';
+    """,
 ]
 
+
+def _fill_terms(conn: Any) -> None:
+    """Detect each document's language and index its chunks' terms (schema 3)."""
+    from ragkit._language import document_language, document_terms
+
+    documents = conn.execute("select id from documents").fetchall()
+    for (doc_id,) in documents:
+        rows = conn.execute(
+            "select id, text, heading from chunks where document_id = ? order by ordinal",
+            (doc_id,),
+        ).fetchall()
+        language = document_language(r[1] for r in rows)
+        conn.execute("update documents set language = ? where id = ?", (language, doc_id))
+        conn.executemany(
+            "insert into chunks_fts(rowid, text, heading) values (?, ?, ?)",
+            [
+                (r[0], document_terms(r[1], language), document_terms(r[2] or "", language))
+                for r in rows
+            ],
+        )
+
+
+# Migrations that need ragkit's code, not only SQL: run after the SQL of that version.
+_FILLS: dict[int, Callable[[Any], None]] = {3: _fill_terms}
 
 # The tables every ragkit index has; a SQLite file without them belongs to another program.
 RAGKIT_TABLES = frozenset({"meta", "documents", "chunks", "embeddings", "chunks_fts"})
@@ -110,6 +156,8 @@ def migrate(conn: Any, path: str) -> None:
             # executescript would commit the open transaction; run statements one by one.
             for statement in _split(_MIGRATIONS[target - 1]):
                 conn.execute(statement)
+            if target in _FILLS:
+                _FILLS[target](conn)
             conn.execute(f"pragma user_version={target}")
         conn.execute("commit")
     except BaseException:

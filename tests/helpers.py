@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import fpdf
@@ -522,3 +523,32 @@ def _bare(text: str) -> str:
     text = re.sub(r"\s*\[[\d,\s]*\]", "", text)
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return " ".join(text.split())
+
+
+def downgrade_schema(conn: Any, version: int) -> None:
+    """Turn a current index back into the schema an older ragkit wrote, rows kept, so a test
+    can open it and see it upgraded."""
+    if version < 3:
+        # Before schema 3 the full text was the chunks' own text, stemmed by FTS5's porter.
+        conn.execute("drop trigger chunks_ad")
+        conn.execute("drop table chunks_fts")
+        conn.execute("drop index documents_language")
+        conn.execute("alter table documents drop column language")
+        conn.execute(
+            "create virtual table chunks_fts using fts5(text, heading, content='chunks', "
+            "content_rowid='id', tokenize='porter unicode61')"
+        )
+        conn.execute(
+            "create trigger chunks_ai after insert on chunks begin insert into "
+            "chunks_fts(rowid, text, heading) values (new.id, new.text, new.heading); end"
+        )
+        conn.execute(
+            "create trigger chunks_ad after delete on chunks begin insert into "
+            "chunks_fts(chunks_fts, rowid, text, heading) "
+            "values ('delete', old.id, old.text, old.heading); end"
+        )
+        conn.execute("insert into chunks_fts(chunks_fts) values ('rebuild')")
+    if version < 2:
+        conn.execute("alter table chunks drop column ocr")
+    conn.execute("update meta set value = ? where key = 'schema_version'", (str(version),))
+    conn.execute(f"pragma user_version={version}")

@@ -11,7 +11,15 @@ from click.testing import CliRunner
 
 from ragkit import Config, ConfigError
 from ragkit.cli import main
-from ragkit.eval._retrieval import evaluate_retrieval, load_beir, mrr_at, ndcg_at, recall_at
+from ragkit.eval._retrieval import (
+    RetrievalRow,
+    evaluate_retrieval,
+    load_beir,
+    mrr_at,
+    ndcg_at,
+    recall_at,
+    summarize_retrieval,
+)
 
 
 def test_metrics_match_hand_computation() -> None:
@@ -27,20 +35,42 @@ def test_metrics_match_hand_computation() -> None:
     assert mrr_at(ranked, relevant, 10) == 0.5 and mrr_at(["x"], relevant, 10) == 0.0
 
 
-def write_beir(root: Path) -> Path:
-    docs = {
+ENGLISH = (
+    {
         "d1": ("Vaccine storage", "Vaccines are kept in a refrigerator between 2 and 8 degrees."),
         "d2": ("Office rent", "The monthly base rent for the suite is 6,450 dollars."),
         "d3": ("Passwords", "Passwords must be at least fourteen characters long."),
         "d4": ("Parking", "Visitors park on garage level P2 and get a validated ticket."),
         "d5": ("Shredding", "Confidential paper is shredded by Cedar Line every Tuesday."),
-    }
-    queries = {
+    },
+    {
         "q1": "how cold must vaccines be stored",
         "q2": "minimum password length",
         "q3": "where do visitors park",
         "q9": "not judged",
-    }
+    },
+)
+GERMAN = (
+    {
+        "d1": ("Impfstoffe", "Impfstoffe werden im Kühlschrank zwischen 2 und 8 Grad gelagert."),
+        "d2": ("Büromiete", "Die monatliche Grundmiete für die Räume beträgt 6.450 Euro."),
+        "d3": ("Passwörter", "Passwörter müssen mindestens vierzehn Zeichen lang sein."),
+        "d4": ("Parken", "Besucher parken auf der Ebene P2 der Garage und erhalten ein Ticket."),
+        "d5": ("Akten", "Vertrauliche Papiere werden jeden Dienstag von Cedar Line vernichtet."),
+    },
+    {
+        "q1": "Wie kalt müssen Impfstoffe gelagert werden?",
+        "q2": "Wie lang muss ein Passwort sein?",
+        "q3": "Wo parken die Besucher?",
+        "q9": "nicht bewertet",
+    },
+)
+
+
+def write_beir(
+    root: Path, data: tuple[dict[str, tuple[str, str]], dict[str, str]] = ENGLISH
+) -> Path:
+    docs, queries = data
     (root / "qrels").mkdir(parents=True)
     (root / "corpus.jsonl").write_text(
         "".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in docs.items())
@@ -87,7 +117,39 @@ def test_cli_json(tmp_path: Path, home: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["documents"] == 5 and data["rows"][0]["mode"] == "hybrid"
+    assert [d["documents"] for d in data["datasets"]] == [5]
+    assert data["rows"][0]["mode"] == "hybrid" and data["rows"][0]["dataset"] == "set"
+
+
+def test_several_data_sets_print_one_table_each_and_the_mean_and_worst(
+    tmp_path: Path, home: Path
+) -> None:
+    english = write_beir(tmp_path / "english")
+    german = write_beir(tmp_path / "german", GERMAN)
+    result = CliRunner().invoke(
+        main,
+        [
+            *("--home", str(home), "eval", "retrieval", "--dataset", str(english)),
+            *("--dataset", str(german), "--mode", "bm25", "--mode", "hybrid"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "english (en): 5 documents, 3 queries" in result.output
+    assert "german (de): 5 documents, 3 queries" in result.output
+    summary = [line for line in result.output.splitlines() if "mean nDCG@10" in line]
+    assert len(summary) == 2 and all("over 2 data sets, worst" in line for line in summary)
+
+
+def test_the_summary_is_the_mean_and_the_worst_set() -> None:
+    def row(dataset: str, mode: str, ndcg: float) -> RetrievalRow:
+        return RetrievalRow("e", mode, ndcg, 1.0, 1.0, 1.0, 1.0, 3, dataset, "en")
+
+    rows = [row("a", "bm25", 0.9), row("a", "hybrid", 0.8), row("b", "bm25", 0.5)]
+    rows.append(row("b", "hybrid", 0.7))
+    (bm25, hybrid) = summarize_retrieval(rows)
+    assert (bm25.mode, bm25.datasets, bm25.worst_dataset) == ("bm25", 2, "b")
+    assert bm25.mean_ndcg10 == pytest.approx(0.7) and bm25.worst_ndcg10 == 0.5
+    assert hybrid.mean_ndcg10 == pytest.approx(0.75) and hybrid.worst_dataset == "b"
 
 
 def test_eval_ingest_on_a_tiny_set(tmp_path: Path, config: Config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click.testing
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ragkit import Assistant, Config, EncoderMismatchError, ModelPackError, ModelPacks
+from ragkit import _assistant as assistant_module
 from ragkit._config import DEFAULT_ENCODER, E5_ENCODER
 from ragkit.cli import main
 from ragkit.models import _build as build_module
@@ -101,14 +103,25 @@ def test_a_german_question_finds_its_passage_by_dense_search(
     assert best.path == source
 
 
-def test_an_index_remembers_its_encoder_pack(german_index: Path, config: Config) -> None:
+def test_an_index_remembers_its_encoder_pack(
+    german_index: Path, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Index(german_index, create=False) as index:
         assert index.meta()["encoder_pack"] == E5_ENCODER
-    # No encoder named: the index's own pack is loaded.
+    opened: list[Path] = []
+
+    class Counted(Index):
+        def __init__(self, path: Path, **kwargs: Any) -> None:
+            opened.append(path)
+            super().__init__(path, **kwargs)
+
+    monkeypatch.setattr(assistant_module, "Index", Counted)
+    # No encoder named: the index's own pack is loaded, read from the one connection opened
+    # (an encrypted index would derive its key again for each).
     with Assistant(german_index, config) as kb:
         [best, *_] = kb.search("Wie viele Urlaubstage bekomme ich?", 1, mode="dense")
         assert isinstance(kb.encoder, Encoder) and kb.encoder.pack.name == E5_ENCODER
-    assert best.path == "urlaub"
+    assert best.path == "urlaub" and opened == [german_index]
 
 
 def test_naming_another_encoder_for_the_index_is_refused(

@@ -15,8 +15,9 @@ from ragkit import Assistant, Config
 from ragkit._errors import LoadError
 from ragkit.cli import main as cli
 from ragkit.ingest import _ocr, load
+from ragkit.store import SCHEMA_VERSION
 
-from .helpers import INTAKE, make_pdf, make_scanned_pdf
+from .helpers import INTAKE, downgrade_schema, make_pdf, make_scanned_pdf
 
 FOLLOW_UP = ["Follow-up visits are scheduled every six weeks", "at the Elm Street office."]
 
@@ -184,15 +185,12 @@ def test_an_index_from_before_ocr_is_upgraded_in_place(tmp_path: Path, config: C
     db = tmp_path / "old.db"
     with Assistant(db, config) as kb:
         kb.add_texts([("memo", "Visitors park on level 2 of the garage.")])
-        conn = kb._open(with_encoder=False).conn
         # The schema as ragkit wrote it before chunks recorded OCR (schema 1).
-        conn.execute("alter table chunks drop column ocr")
-        conn.execute("update meta set value = '1' where key = 'schema_version'")
-        conn.execute("pragma user_version=1")
+        downgrade_schema(kb._open(with_encoder=False).conn, 1)
     with Assistant(db, config) as kb:
         (passage,) = kb.search("where do visitors park", k=1)
         assert passage.path == "memo" and passage.ocr is False
         conn = kb._open(with_encoder=False).conn
-        assert conn.execute("pragma user_version").fetchone()[0] == 2
+        assert conn.execute("pragma user_version").fetchone()[0] == SCHEMA_VERSION
         meta = dict(conn.execute("select key, value from meta"))
-        assert meta["schema_version"] == "2"
+        assert meta["schema_version"] == str(SCHEMA_VERSION)

@@ -56,7 +56,7 @@ def test_replace_and_remove_keep_tables_in_step(index: Index) -> None:
 def test_failed_write_leaves_previous_version_whole(index: Index) -> None:
     put(index, "/a.txt", ["old text"])
     broken = rows("new text", "more")
-    broken[1].text = None  # violates NOT NULL half-way through the document
+    broken[1].n_tokens = None  # violates NOT NULL half-way through the document
     with pytest.raises(StoreError, match="NOT NULL"):
         index.put_document(
             path="/a.txt",

@@ -22,7 +22,15 @@ from ragkit.eval._qa import (
     evaluate_qa,
     load_squad,
 )
-from ragkit.eval._retrieval import MODES, BeirData, RetrievalRow, evaluate_retrieval, load_beir
+from ragkit.eval._retrieval import (
+    MODES,
+    BeirData,
+    RetrievalRow,
+    RetrievalSummary,
+    evaluate_retrieval,
+    load_beir,
+    summarize_retrieval,
+)
 from ragkit.eval._samples import SampleQuestion, SamplesReport, evaluate_samples, load_samples
 from ragkit.eval._scale import ScaleResult, evaluate_scale, summary
 
@@ -37,6 +45,7 @@ __all__ = [
     "PdfBench",
     "QaReport",
     "RetrievalRow",
+    "RetrievalSummary",
     "SampleQuestion",
     "SamplesReport",
     "ScaleResult",
@@ -54,5 +63,6 @@ __all__ = [
     "load_details",
     "load_samples",
     "load_squad",
+    "summarize_retrieval",
     "summary",
 ]

@@ -11,6 +11,7 @@ import math
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,13 @@ from ragkit._types import IngestProgress, SearchMode
 __all__ = [
     "BeirData",
     "RetrievalRow",
+    "RetrievalSummary",
     "evaluate_retrieval",
     "load_beir",
     "mrr_at",
     "ndcg_at",
     "recall_at",
+    "summarize_retrieval",
 ]
 
 MODES: tuple[SearchMode, ...] = ("bm25", "dense", "hybrid")
@@ -119,6 +122,42 @@ class RetrievalRow:
     p50_ms: float
     p95_ms: float
     queries: int
+    dataset: str = ""
+    language: str = ""
+    """The language most of the data set's documents were detected in at ingest."""
+
+
+@dataclass(frozen=True)
+class RetrievalSummary:
+    """One encoder and mode over several data sets: the mean and the worst nDCG@10."""
+
+    encoder: str
+    mode: str
+    datasets: int
+    mean_ndcg10: float
+    worst_dataset: str
+    worst_ndcg10: float
+
+
+def summarize_retrieval(rows: Sequence[RetrievalRow]) -> list[RetrievalSummary]:
+    """Per encoder and mode, in the order of ``rows``, the mean and worst over data sets."""
+    groups: dict[tuple[str, str], list[RetrievalRow]] = {}
+    for row in rows:
+        groups.setdefault((row.encoder, row.mode), []).append(row)
+    summaries = []
+    for (encoder, mode), group in groups.items():
+        worst = min(group, key=lambda r: r.ndcg10)
+        summaries.append(
+            RetrievalSummary(
+                encoder,
+                mode,
+                len(group),
+                statistics.fmean(r.ndcg10 for r in group),
+                worst.dataset,
+                worst.ndcg10,
+            )
+        )
+    return summaries
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -136,8 +175,12 @@ def evaluate_retrieval(
     max_queries: int | None = None,
     workdir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    name: str = "",
 ) -> list[RetrievalRow]:
-    """Index ``data.corpus`` once per encoder pack and measure each mode on its queries."""
+    """Index ``data.corpus`` once per encoder pack and measure each mode on its queries.
+
+    ``name`` labels the rows (the data set's folder name, say).
+    """
     from ragkit._assistant import Assistant
 
     unknown = [m for m in modes if not _is_mode(m)]
@@ -156,6 +199,8 @@ def evaluate_retrieval(
                     progress(f"indexing with {encoder}", p.files_done, p.files_total)
 
             kb.add_texts(texts, progress=tick)
+            languages = Counter(d.language for d in kb.documents())
+            language = languages.most_common(1)[0][0] if languages else ""
             for mode in checked:
                 scores: dict[str, list[float]] = {"ndcg": [], "recall": [], "mrr": []}
                 latencies = []
@@ -179,6 +224,8 @@ def evaluate_retrieval(
                         percentile(latencies, 0.5),
                         percentile(latencies, 0.95),
                         len(query_ids),
+                        name,
+                        language,
                     )
                 )
             kb.close()

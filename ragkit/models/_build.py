@@ -244,6 +244,9 @@ def _export_encoder(packs: ModelPacks, progress: Progress | None, *, quantize: b
             "pooling": "mean",
             "normalize": True,
             "max_tokens": int(st_config["max_seq_length"]),
+            # Trained on English sentence pairs only: hybrid search leaves its ranking out
+            # for documents in other languages (ragkit._retrieval.trusted_dense_weight).
+            "languages": ["en"],
             "quantization": recipe["quantization"],
             "recipe": recipe,
             "license": "Apache-2.0",

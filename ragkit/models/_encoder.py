@@ -41,6 +41,9 @@ class Encoder:
         self.max_tokens = int(pack.manifest["max_tokens"])
         self.query_prefix = str(pack.manifest.get("query_prefix", ""))
         self.passage_prefix = str(pack.manifest.get("passage_prefix", ""))
+        # The languages the model was trained on (ISO 639-1), or None for any.
+        languages = pack.manifest.get("languages")
+        self.languages = frozenset(map(str, languages)) if languages is not None else None
         if pack.manifest.get("pooling", "mean") != "mean":
             raise ModelPackError(
                 f"encoder pack {pack.name!r} asks for pooling {pack.manifest['pooling']!r}; "

@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["TextEncoder", "TextGenerator", "encode_queries"]
+__all__ = ["TextEncoder", "TextGenerator", "encode_queries", "encoder_languages"]
 
 
 @runtime_checkable
@@ -56,6 +56,13 @@ def encode_queries(encoder: TextEncoder, texts: Sequence[str]) -> np.ndarray:
     method = getattr(encoder, "encode_queries", None)
     vectors: np.ndarray = method(texts) if callable(method) else encoder.encode(texts)
     return vectors
+
+
+def encoder_languages(encoder: TextEncoder) -> frozenset[str] | None:
+    """The languages ``encoder`` was trained on (ISO 639-1 codes), from its optional
+    ``languages`` attribute; None when it does not say (taken as any language)."""
+    languages = getattr(encoder, "languages", None)
+    return frozenset(languages) if languages is not None else None
 
 
 @runtime_checkable
