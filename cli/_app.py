@@ -1246,6 +1246,7 @@ def eval_retrieval(
                 f"{s.encoder} {s.mode}: mean nDCG@10 {s.mean_ndcg10:.4f} over {s.datasets} "
                 f"data sets, worst {s.worst_ndcg10:.4f} ({s.worst_dataset})",
                 highlight=False,
+                soft_wrap=True,  # one line per figure, whatever the width
             )
 
 

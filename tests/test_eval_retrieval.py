@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,11 @@ def test_several_data_sets_print_one_table_each_and_the_mean_and_worst(
     assert "english (en): 5 documents, 3 queries" in result.output
     assert "german (de): 5 documents, 3 queries" in result.output
     summary = [line for line in result.output.splitlines() if "mean nDCG@10" in line]
-    assert len(summary) == 2 and all("over 2 data sets, worst" in line for line in summary)
+    # One whole line each, never wrapped: "... over 2 data sets, worst 0.9000 (german)".
+    assert len(summary) == 2
+    assert all(
+        re.search(r"over 2 data sets, worst [\d.]+ \((english|german)\)$", line) for line in summary
+    )
 
 
 def test_the_summary_is_the_mean_and_the_worst_set() -> None:
