@@ -483,6 +483,11 @@ class Index:
         blobs = np.ascontiguousarray(vectors, dtype=np.float32)
         codes = pack_bits(blobs)
         language = document_language(c.text for c in chunks)
+        # Written before the transaction, so the write lock is held for the writes alone.
+        terms = [
+            (document_terms(c.text, language), document_terms(c.heading or "", language))
+            for c in chunks
+        ]
         with self.transaction():
             self._writes += 1
             self._delete(path)
@@ -502,7 +507,9 @@ class Index:
                 ),
             )
             doc_id = cur.lastrowid
-            for chunk, vector, code in zip(chunks, blobs, codes, strict=True):
+            for chunk, (text_terms, heading_terms), vector, code in zip(
+                chunks, terms, blobs, codes, strict=True
+            ):
                 cur = self.conn.execute(
                     'insert into chunks(document_id, ordinal, text, page, heading, start, "end", '
                     "n_tokens, ocr) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -520,11 +527,7 @@ class Index:
                 )
                 self.conn.execute(
                     "insert into chunks_fts(rowid, text, heading) values (?, ?, ?)",
-                    (
-                        cur.lastrowid,
-                        document_terms(chunk.text, language),
-                        document_terms(chunk.heading or "", language),
-                    ),
+                    (cur.lastrowid, text_terms, heading_terms),
                 )
                 self.conn.execute(
                     "insert into vectors(rowid, embedding) values (?, ?)",
