@@ -156,7 +156,9 @@ class Filter:
         return " and ".join(clauses) or "1", args
 
 
-# Below this many vectors sqlite-vec's exact scan is quick enough (~20 ms) to use as it is.
+# Below this many vectors every float vector is held in memory (at most 30 MB at 384
+# dimensions) and the exact search is one matrix product: ~0.5 ms on SciFact's 11.6k chunks
+# here, against 10 ms for sqlite-vec's exact scan and 3.7 ms for the coarse search.
 EXACT_BELOW = 20_000
 # Candidates rescored exactly: this many per result wanted, and at least MIN_CANDIDATES;
 # the Hamming shortlist before them is SHORTLIST times larger. Chosen with
@@ -174,6 +176,7 @@ _CHUNK_COLUMNS = (
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
 def _guarded(method: Callable[Concatenate[Index, _P], _R]) -> Callable[Concatenate[Index, _P], _R]:
@@ -193,6 +196,23 @@ _ERASE = "erase_pending"
 # Past a few hundred values in one IN list SQLite's planner prefers scanning the whole table
 # (measured: 800 ids out of 20k took 35 ms in one list against 3 ms in batches of 250).
 _IN_BATCH = 250
+
+# Full-text segments an ingest may leave before Index.erase merges them into one.
+MAX_SEGMENTS = 8
+
+
+def _best(
+    ids: np.ndarray, scores: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> list[tuple[int, float]]:
+    """The ``k`` best ``(id, score)``, best first (ties by id), among ``allowed`` ids."""
+    if allowed is not None:
+        inside = np.isin(ids, allowed, assume_unique=True)
+        ids, scores = ids[inside], scores[inside]
+    if len(scores) > k:
+        top = np.argpartition(-scores, k)[:k]
+        ids, scores = ids[top], scores[top]
+    order = np.lexsort((ids, -scores))
+    return [(int(ids[i]), float(scores[i])) for i in order]
 
 
 class Index:
@@ -252,10 +272,9 @@ class Index:
             self.conn.close()
             raise
         self.dims = dims
-        self._coarse: CoarseIndex | None = None
-        self._coarse_key: tuple[int, int] | None = None
         self._writes = 0
-        self._languages: tuple[tuple[int, int], dict[str, int]] | None = None
+        # Derived reads kept between searches: name -> (snapshot they were read in, value).
+        self._kept: dict[str, tuple[tuple[int, int], Any]] = {}
 
     @property
     @_guarded
@@ -450,14 +469,26 @@ class Index:
     def languages(self) -> dict[str, int]:
         """How many documents the index holds in each language (ISO 639-1 codes, see
         ``StoredDocument.language``)."""
-        # Read at every search: kept until this or another connection writes.
-        version = (self.conn.execute("pragma data_version").fetchone()[0], self._writes)
-        if self._languages is None or self._languages[0] != version:
-            rows = self.conn.execute(
-                "select language, count(*) from documents group by language order by 1"
-            )
-            self._languages = (version, {r[0]: r[1] for r in rows})
-        return dict(self._languages[1])
+        counts = self._kept_read(
+            "languages",
+            lambda: dict(
+                self.conn.execute(
+                    "select language, count(*) from documents group by language order by 1"
+                ).fetchall()
+            ),
+        )
+        return dict(counts)
+
+    def _kept_read(self, name: str, read: Callable[[], _T]) -> _T:
+        """``read()``, kept until this or another connection writes (a search needs the same
+        few derived reads every time, and a count over every vector costs a millisecond)."""
+        snapshot = (self.conn.execute("pragma data_version").fetchone()[0], self._writes)
+        kept = self._kept.get(name)
+        if kept is None or kept[0] != snapshot:
+            kept = (snapshot, read())
+            self._kept[name] = kept
+        value: _T = kept[1]
+        return value
 
     def put_document(
         self,
@@ -601,15 +632,23 @@ class Index:
         ``secure_delete`` has already zeroed their rows, but FTS5 keeps a deleted row's
         terms in its index segments (marked deleted) until they are merged: the full-text
         index is rewritten without them (FTS5 ``optimize``). The WAL is then checkpointed
-        and truncated, so no earlier page image holding the text stays in it. Does nothing
-        when nothing was removed; the cost is a rewrite of the full-text index.
+        and truncated, so no earlier page image holding the text stays in it. The cost is a
+        rewrite of the full-text index (SciFact's 11.6k chunks: 0.05 s).
+
+        With nothing removed, the full-text index is merged only once additions have left it
+        in more than :data:`MAX_SEGMENTS` segments: a search reads each term's list in every
+        segment (SciFact after ingest, 17 segments: BM25 p50 5.8 ms, merged 4.7 ms).
         """
-        if self.conn.execute(f"select 1 from meta where key = '{_ERASE}'").fetchone() is None:
-            return
+        erasing = self.conn.execute(f"select 1 from meta where key = '{_ERASE}'").fetchone()
+        if erasing is None:
+            segments = self.conn.execute("select count(distinct segid) from chunks_fts_idx")
+            if segments.fetchone()[0] <= MAX_SEGMENTS:
+                return
         with self.transaction():
             self._writes += 1
             self._merge_full_text()
-        self._checkpoint()
+        if erasing is not None:
+            self._checkpoint()
 
     @_guarded
     def vacuum(self) -> None:
@@ -635,7 +674,10 @@ class Index:
 
     @_guarded
     def vector_count(self) -> int:
-        return int(self.conn.execute("select count(*) from embeddings").fetchone()[0])
+        return self._kept_read(
+            "vector_count",
+            lambda: int(self.conn.execute("select count(*) from embeddings").fetchone()[0]),
+        )
 
     @_guarded
     def vector_search(
@@ -649,25 +691,27 @@ class Index:
     ) -> list[tuple[int, float]]:
         """``(chunk_id, cosine similarity)`` of the ``k`` nearest chunks, best first.
 
-        ``exact=True`` scans every float vector with sqlite-vec; ``exact=False`` takes
-        Hamming-nearest sign-bit candidates and rescores them exactly. The default picks the
-        exact scan for small indexes, where it is already fast. ``candidates`` overrides
-        how many coarse candidates are rescored. ``where`` restricts the search to matching
-        documents before ranking, so k results come back whenever k chunks match.
+        ``exact=True`` compares the query with every float vector (held in memory below
+        :data:`EXACT_BELOW` vectors, scanned by sqlite-vec above); ``exact=False`` takes
+        Hamming-nearest sign-bit candidates and rescores them exactly. The default is exact
+        below :data:`EXACT_BELOW` vectors (or matching chunks), where it is fastest.
+        ``candidates`` overrides how many coarse candidates are rescored. ``where`` restricts
+        the search to matching documents before ranking, so k results come back whenever k
+        chunks match.
         """
         self._require_encoder()
         if not self.has_vectors:
             return []  # opened to read (create=False) before any document was added
         query = np.ascontiguousarray(query, dtype=np.float32)
-        if where:
-            allowed = self.filtered_ids(where)
-            if len(allowed) <= EXACT_BELOW or exact:
-                return self._rescore([int(i) for i in allowed], query, k)
-            depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
-            ids = self.coarse().search(query, SHORTLIST * depth, depth, allowed=allowed)
-            return self._rescore([int(i) for i in ids], query, k)
+        allowed = self.filtered_ids(where) if where else None
+        small = self.vector_count() < EXACT_BELOW
         if exact is None:
-            exact = self.vector_count() < EXACT_BELOW
+            exact = small or (allowed is not None and len(allowed) < EXACT_BELOW)
+        if exact and small:
+            ids, matrix = self._matrix()
+            return _best(ids, matrix @ query, k, allowed)
+        if exact and allowed is not None:
+            return self._rescore([int(i) for i in allowed], query, k)
         if exact:
             rows = self.conn.execute(
                 "select rowid, distance from vectors where embedding match ? and k = ? "
@@ -676,7 +720,7 @@ class Index:
             ).fetchall()
             return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
         depth = candidates or max(k * OVERSAMPLE, MIN_CANDIDATES)
-        coarse = self.coarse().search(query, SHORTLIST * depth, depth)
+        coarse = self.coarse().search(query, SHORTLIST * depth, depth, allowed=allowed)
         return self._rescore([int(i) for i in coarse], query, k)
 
     def _rescore(self, ids: list[int], query: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -684,12 +728,9 @@ class Index:
         rows = self._vector_rows(ids)
         if not rows:
             return []
-        found = [r[0] for r in rows]
-        # One matrix product instead of a Python loop of dot products.
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        scores = vectors.reshape(len(found), -1) @ query
-        best = np.lexsort((np.asarray(found), -scores))[:k]
-        return [(int(found[i]), float(scores[i])) for i in best]
+        return _best(found, vectors.reshape(len(found), -1) @ query, k)
 
     @_guarded
     def filtered_ids(self, where: Filter) -> np.ndarray:
@@ -705,17 +746,27 @@ class Index:
     @_guarded
     def coarse(self) -> CoarseIndex:
         """The in-memory sign-bit index, reloaded when this or another connection wrote."""
-        key = (self.conn.execute("pragma data_version").fetchone()[0], self._writes)
-        if self._coarse is None or key != self._coarse_key:
+
+        def load() -> CoarseIndex:
             rows = self.conn.execute("select chunk_id, bits from embeddings").fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             width = len(rows[0][1]) if rows else 0
-            codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8).reshape(
-                len(rows), width
-            )
-            self._coarse = CoarseIndex(ids, codes)
-            self._coarse_key = key
-        return self._coarse
+            codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
+            return CoarseIndex(ids, codes.reshape(len(rows), width))
+
+        return self._kept_read("coarse", load)
+
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every chunk id and its float vector (one row each), held in memory; only for
+        indexes of fewer than :data:`EXACT_BELOW` vectors."""
+
+        def load() -> tuple[np.ndarray, np.ndarray]:
+            rows = self.conn.execute("select chunk_id, vector from embeddings").fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            return ids, vectors.reshape(len(rows), -1)
+
+        return self._kept_read("matrix", load)
 
     @_guarded
     def text_search(

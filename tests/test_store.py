@@ -194,3 +194,63 @@ def test_coarse_search_agrees_with_exact_search(tmp_path: Path) -> None:
         )
         best = idx.vector_search(-data[0], 1, exact=False)[0]
         assert idx.chunks([best[0]])[best[0]].text == "fresh"
+
+
+def test_exact_search_in_memory_agrees_with_sqlite_vec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-memory matrix of a small index gives sqlite-vec's exact scan's ranking and
+    cosines, and sees a write made after it was loaded."""
+    from ragkit.store import _index
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(300, 16))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    with Index(tmp_path / "m.db", fingerprint="enc", dims=16) as idx:
+        idx.put_document(
+            path="/a",
+            title="a",
+            sha256="a" * 64,
+            size=1,
+            mtime=0.0,
+            chunks=rows(*[f"t{i}" for i in range(300)]),
+            vectors=data,
+        )
+        queries = data[:20] + 0.3 * rng.normal(size=(20, 16))
+        queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+        in_memory = [idx.vector_search(q, 15) for q in queries]
+        monkeypatch.setattr(_index, "EXACT_BELOW", 0)
+        scanned = [idx.vector_search(q, 15, exact=True) for q in queries]
+        monkeypatch.undo()
+        for mine, theirs in zip(in_memory, scanned, strict=True):
+            assert [i for i, _ in mine] == [i for i, _ in theirs]
+            assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-5)
+        idx.put_document(
+            path="/b",
+            title="b",
+            sha256="b" * 64,
+            size=1,
+            mtime=0.0,
+            chunks=rows("fresh"),
+            vectors=queries[:1],
+        )
+        best = idx.vector_search(queries[0], 1)[0]
+        assert idx.chunks([best[0]])[best[0]].text == "fresh"
+
+
+def test_erase_merges_a_full_text_index_left_in_many_segments(index: Index) -> None:
+    """Documents added one transaction each leave one full-text segment each; erase() merges
+    them once there are more than MAX_SEGMENTS, and the same searches find the same rows."""
+    from ragkit.store._index import MAX_SEGMENTS
+
+    def segments() -> int:
+        rows = index.conn.execute("select count(distinct segid) from chunks_fts_idx")
+        return int(rows.fetchone()[0])
+
+    for n in range(MAX_SEGMENTS + 4):
+        put(index, f"/d{n}", [f"harbour report number {n}", f"ferry timetable {n}"])
+    before = index.text_search("harbour ferry", 50)
+    assert segments() > MAX_SEGMENTS
+    index.erase()
+    assert segments() == 1
+    assert sorted(index.text_search("harbour ferry", 50)) == sorted(before)
