@@ -245,6 +245,7 @@ def search(
             rank_score=score,
             similarity=float(vectors[i] @ query_vector) if i in vectors else 0.0,
             ocr=chunks[i].ocr,
+            language=chunks[i].language,
         )
         for i, score in kept
     ]

@@ -55,14 +55,16 @@ class Passage:
     heading: str | None
     text: str
     rank_score: float
-    """The score the search ranked by, higher is better: the reciprocal-rank-fusion score of
-    the vector and full-text rankings in ``"hybrid"`` mode, the cosine similarity in
+    """The score the search ranked by, higher is better: the weighted sum of the vector and
+    full-text rankings' standardised scores in ``"hybrid"`` mode, the cosine similarity in
     ``"dense"`` mode, the BM25 score in ``"bm25"`` mode. Comparable only within one search."""
     similarity: float
     """Cosine similarity between the question and the chunk (-1..1)."""
     ocr: bool = False
     """The text was recognised by OCR from a scanned page: check the page before relying on
     a figure or a name in it."""
+    language: str = "und"
+    """The language its document is written in (ISO 639-1), "und" when it could not be told."""
 
     @property
     def location(self) -> str:

@@ -81,6 +81,8 @@ class StoredChunk:
     start: int
     end: int
     ocr: bool
+    language: str
+    """Its document's language (see ``StoredDocument.language``)."""
 
     def __post_init__(self) -> None:
         # SQLite hands the flag back as 0 or 1.
@@ -170,7 +172,8 @@ SHORTLIST = 10
 
 _CHUNK_COLUMNS = (
     "select c.id, c.document_id, d.path, d.title, c.ordinal, c.text, c.page, c.heading, "
-    'c.n_tokens, c.start, c."end", c.ocr from chunks c join documents d on d.id = c.document_id'
+    'c.n_tokens, c.start, c."end", c.ocr, d.language '
+    "from chunks c join documents d on d.id = c.document_id"
 )
 
 

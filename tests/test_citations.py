@@ -230,6 +230,19 @@ def test_nothing_supported_abstains_but_keeps_the_sentences(scripted: Scripted) 
     assert strict.citations == () and strict.sentences == lenient.sentences
 
 
+def test_an_answer_that_only_repeats_the_question_answers_nothing(scripted: Scripted) -> None:
+    """Every word of "The security deposit the tenant pays" is in the question, and the
+    passage covers them all; it is still no answer. Beside a sentence that adds the amount,
+    the same words merely restate the question and pass."""
+    echo = "The security deposit the tenant pays"
+    answer = scripted(citing(echo + " [{deposit}].")).ask(DEPOSIT)
+    assert answer.abstained and answer.unsupported == answer.sentences
+    assert [s.text for s in answer.sentences] == [echo + "."]
+    kb = scripted(citing(f"{echo} [{{deposit}}]. {FACT} [{{deposit}}]."))
+    answer = kb.ask(DEPOSIT)
+    assert not answer.abstained and not answer.unsupported and len(answer.sentences) == 2
+
+
 def test_an_irrelevant_question_never_reaches_the_model(scripted: Scripted) -> None:
     kb = scripted("The deposit is $19,350.00 [1].")
     pieces, answer = ask(kb, "Which team won the 1954 football world cup final?")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragkit import Assistant, Config
+from ragkit import Assistant, Config, Filter
 from ragkit._language import UNDETERMINED, detect, document_terms, query_terms
 from ragkit._retrieval import trusted_dense_weight
 from ragkit.models._interfaces import TextEncoder, encoder_languages
@@ -142,3 +142,25 @@ def test_hybrid_is_full_text_alone_where_the_encoder_cannot_read(
             assert [(p.path, p.rank_score) for p in hybrid] == [
                 (p.path, p.rank_score) for p in bm25
             ]
+
+
+def test_the_cosine_gate_passes_what_the_encoder_cannot_read(
+    languages_index: Path, config: Config, encoder: TextEncoder
+) -> None:
+    """A question whose passages all score below Config.min_similarity is declined before
+    the model only where that cosine means something: for the German document the English
+    encoder cannot read, the model is asked and its answer checked; for English, declined."""
+    from ragkit.testing import ScriptedGenerator
+
+    cases = [("Wer gründete die Universität?", "de", True), ("Who won the cup?", "en", False)]
+    for question, path, asked in cases:
+        generator = ScriptedGenerator("I don't know.")
+        with Assistant(
+            languages_index,
+            config.replace(min_similarity=0.99),
+            encoder=encoder,
+            generator=generator,
+        ) as kb:
+            answer = kb.ask(question, where=Filter(path=path))
+        assert answer.abstained and [p.language for p in answer.passages] == [path]
+        assert bool(generator.calls) is asked

@@ -24,11 +24,11 @@ __all__ = [
 
 # Fixed and first in every prompt, so llama.cpp can reuse its KV cache across questions.
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages the user gives you. "
-    "Start with the fact that was asked for (a name, number, date or short phrase), then add "
-    "at most one short sentence if it is needed. After each sentence, cite the passage it "
-    "comes from as [1], [2], etc. Use only facts stated in the passages. If the passages do "
-    "not contain the answer, reply exactly: I don't know."
+    "You answer questions using only the numbered passages the user gives you, in the "
+    "language of the question. Start with the fact that was asked for (a name, number, date "
+    "or short phrase), then add at most one short sentence if it is needed. After each "
+    "sentence, cite the passage it comes from as [1], [2], etc. Use only facts stated in the "
+    "passages. If the passages do not contain the answer, reply exactly: I don't know."
 )
 IDK = "I don't know."
 

@@ -188,6 +188,11 @@ def check_claims(
     passages that do not back it while another does) the best supporting passage is cited
     instead and the sentence is marked ``inferred``. ``supported`` is whether the support
     reaches ``threshold``.
+
+    An answer none of whose sentences adds a word to the question answers nothing, however
+    well the passages cover it ("Welche Hymne schrieb Luther?" answered "Luthers Hymne.",
+    XQuAD): its sentences are all unsupported. One such sentence beside others that do add
+    something restates the question and stays covered.
     """
     parts = answer_sentences(answer)
     if not parts or not evidence:
@@ -195,10 +200,11 @@ def check_claims(
     texts = [text for text, _ in parts]
     vectors = encode(texts)
     asked = content_words(question)
+    claims = [_weights(text, asked) for text in texts]
+    answers = any(claims)
     checked = []
-    for (text, markers), vector in zip(parts, vectors, strict=True):
-        novel = _weights(text, asked)
-        scores = [support(novel, vector, passage) for passage in evidence]
+    for (text, markers), vector, novel in zip(parts, vectors, claims, strict=True):
+        scores = [support(novel, vector, passage) if answers else 0.0 for passage in evidence]
         given = [n for n in markers if 1 <= n <= len(evidence)]
         best_given = max((scores[n - 1] for n in given), default=-1.0)
         best = int(np.argmax(scores)) + 1
