@@ -1199,7 +1199,8 @@ def eval_retrieval(
     max_queries: int | None,
     as_json: bool,
 ) -> None:
-    """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run.
+    """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run, with
+    the machine's one-minute load average as each mode finished (the benchmark counts ~1).
 
     With several data sets, one table each (with the language its documents were detected
     in), then each mode's mean nDCG@10 over them and the worst set.
@@ -1259,6 +1260,7 @@ def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) ->
         "MRR@10",
         "p50 ms",
         "p95 ms",
+        "load",
         title=(
             f"{dataset.name} ({rows[0].language}): {len(data.corpus)} documents, "
             f"{rows[0].queries} queries"
@@ -1274,6 +1276,7 @@ def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) ->
             f"{r.mrr10:.4f}",
             f"{r.p50_ms:.1f}",
             f"{r.p95_ms:.1f}",
+            f"{r.load:.1f}",
         )
     out.print(table)
 

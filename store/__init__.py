@@ -10,10 +10,19 @@ from ragkit.store._connect import (
     is_encrypted,
     sqlite_library,
 )
-from ragkit.store._index import ChunkLike, Filter, Index, StoredChunk, StoredDocument, fts_query
+from ragkit.store._index import (
+    EXACT_BELOW,
+    ChunkLike,
+    Filter,
+    Index,
+    StoredChunk,
+    StoredDocument,
+    fts_query,
+)
 from ragkit.store._schema import SCHEMA_VERSION
 
 __all__ = [
+    "EXACT_BELOW",
     "SCHEMA_VERSION",
     "AuditEntry",
     "ChunkLike",

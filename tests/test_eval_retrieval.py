@@ -120,6 +120,7 @@ def test_cli_json(tmp_path: Path, home: Path) -> None:
     data = json.loads(result.output)
     assert [d["documents"] for d in data["datasets"]] == [5]
     assert data["rows"][0]["mode"] == "hybrid" and data["rows"][0]["dataset"] == "set"
+    assert isinstance(data["rows"][0]["load"], float)
 
 
 def test_several_data_sets_print_one_table_each_and_the_mean_and_worst(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -125,6 +126,9 @@ class RetrievalRow:
     dataset: str = ""
     language: str = ""
     """The language most of the data set's documents were detected in at ingest."""
+    load: float = 0.0
+    """The machine's load average over the last minute when the queries were done (the
+    benchmark itself counts about 1): latencies on a loaded machine are not an idle one's."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,7 @@ def evaluate_retrieval(
                         len(query_ids),
                         name,
                         language,
+                        os.getloadavg()[0],
                     )
                 )
             kb.close()

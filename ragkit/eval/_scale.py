@@ -17,7 +17,7 @@ import numpy as np
 
 from ragkit.eval._retrieval import percentile
 from ragkit.ingest import Chunk
-from ragkit.store import Index
+from ragkit.store import EXACT_BELOW, Index
 
 __all__ = ["ScaleResult", "evaluate_scale", "summary", "synthetic_vectors"]
 
@@ -140,7 +140,7 @@ def evaluate_scale(
 
             index.coarse()  # loaded once per process; not part of a query's latency
             measure(
-                "exact-float (sqlite-vec)",
+                "exact-float (in memory)" if n < EXACT_BELOW else "exact-float (sqlite-vec)",
                 min(exact_queries, queries),
                 lambda q: index.vector_search(q, 10, exact=True),
                 None,
