@@ -21,7 +21,10 @@ def index(tmp_path: Path) -> Index:
         yield idx
 
 
-def put(index: Index, path: str, texts: list[str], seed: int = 0) -> int:
+def put(
+    index: Index, path: str, texts: list[str], seed: int = 0, vectors: np.ndarray | None = None
+) -> int:
+    """Store ``texts`` as the chunks of one document, with ``vectors`` or random unit ones."""
     return index.put_document(
         path=path,
         title=path,
@@ -29,7 +32,7 @@ def put(index: Index, path: str, texts: list[str], seed: int = 0) -> int:
         size=1,
         mtime=0.0,
         chunks=rows(*texts),
-        vectors=unit(len(texts), seed=seed),
+        vectors=unit(len(texts), seed=seed) if vectors is None else vectors,
     )
 
 
@@ -158,6 +161,13 @@ def test_fts_query_is_always_valid(text: str) -> None:
         conn.execute("select * from t where t match ?", (query,)).fetchall()
 
 
+def assert_found_once_written(idx: Index, vector: np.ndarray, *, exact: bool | None) -> None:
+    """A chunk written after the search loaded its in-memory data is found by that vector."""
+    put(idx, "/fresh", ["fresh"], vectors=vector[None, :])
+    best = idx.vector_search(vector, 1, exact=exact)[0]
+    assert idx.chunks([best[0]])[best[0]].text == "fresh"
+
+
 def test_coarse_search_agrees_with_exact_search(tmp_path: Path) -> None:
     """Sign-bit candidates rescored exactly find the exact top-k on clustered data."""
     rng = np.random.default_rng(7)
@@ -166,15 +176,7 @@ def test_coarse_search_agrees_with_exact_search(tmp_path: Path) -> None:
     data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
     with Index(tmp_path / "c.db", fingerprint="enc", dims=128) as idx:
         for start in range(0, 3000, 500):
-            idx.put_document(
-                path=f"/d{start}",
-                title="d",
-                sha256="s" * 64,
-                size=1,
-                mtime=0.0,
-                chunks=rows(*[f"t{i}" for i in range(500)]),
-                vectors=data[start : start + 500],
-            )
+            put(idx, f"/d{start}", [f"t{i}" for i in range(500)], vectors=data[start : start + 500])
         hits = 0
         for q in data[rng.choice(3000, 30, replace=False)]:
             exact = [i for i, _ in idx.vector_search(q, 10, exact=True)]
@@ -183,17 +185,7 @@ def test_coarse_search_agrees_with_exact_search(tmp_path: Path) -> None:
             assert [s for _, s in coarse] == sorted((s for _, s in coarse), reverse=True)
         assert hits / 300 >= 0.98
         # A write invalidates the in-memory codes: the new vector is found at once.
-        idx.put_document(
-            path="/new",
-            title="n",
-            sha256="n" * 64,
-            size=1,
-            mtime=0.0,
-            chunks=rows("fresh"),
-            vectors=-data[:1],
-        )
-        best = idx.vector_search(-data[0], 1, exact=False)[0]
-        assert idx.chunks([best[0]])[best[0]].text == "fresh"
+        assert_found_once_written(idx, -data[0], exact=False)
 
 
 def test_exact_search_in_memory_agrees_with_sqlite_vec(
@@ -207,15 +199,7 @@ def test_exact_search_in_memory_agrees_with_sqlite_vec(
     data = rng.normal(size=(300, 16))
     data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
     with Index(tmp_path / "m.db", fingerprint="enc", dims=16) as idx:
-        idx.put_document(
-            path="/a",
-            title="a",
-            sha256="a" * 64,
-            size=1,
-            mtime=0.0,
-            chunks=rows(*[f"t{i}" for i in range(300)]),
-            vectors=data,
-        )
+        put(idx, "/a", [f"t{i}" for i in range(300)], vectors=data)
         queries = data[:20] + 0.3 * rng.normal(size=(20, 16))
         queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
         in_memory = [idx.vector_search(q, 15) for q in queries]
@@ -225,17 +209,7 @@ def test_exact_search_in_memory_agrees_with_sqlite_vec(
         for mine, theirs in zip(in_memory, scanned, strict=True):
             assert [i for i, _ in mine] == [i for i, _ in theirs]
             assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-5)
-        idx.put_document(
-            path="/b",
-            title="b",
-            sha256="b" * 64,
-            size=1,
-            mtime=0.0,
-            chunks=rows("fresh"),
-            vectors=queries[:1],
-        )
-        best = idx.vector_search(queries[0], 1)[0]
-        assert idx.chunks([best[0]])[best[0]].text == "fresh"
+        assert_found_once_written(idx, queries[0], exact=None)
 
 
 def test_erase_merges_a_full_text_index_left_in_many_segments(index: Index) -> None:
