@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "UNDETERMINED",
+    "chunk_terms",
     "detect",
     "document_language",
     "document_terms",
@@ -167,6 +168,13 @@ def _stem(word: str, language: str) -> str:
 def document_terms(text: str, language: str) -> str:
     """``text`` as the space-separated terms its full-text row holds."""
     return " ".join(t for w in _word().findall(text.casefold()) for t in _terms(w, language))
+
+
+def chunk_terms(text: str, heading: str | None, language: str) -> str:
+    """A chunk's full-text row: its heading's terms, then its text's."""
+    return " ".join(
+        t for t in (document_terms(heading or "", language), document_terms(text, language)) if t
+    )
 
 
 def query_terms(word: str, languages: Iterable[str]) -> list[list[str]]:

@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import numpy as np
 
 from ragkit._errors import ChunkingMismatchError, EncoderMismatchError, StoreError
-from ragkit._language import UNDETERMINED, document_language, document_terms, query_terms
+from ragkit._language import UNDETERMINED, chunk_terms, document_language, query_terms
 from ragkit._text import STOPWORDS, words
 from ragkit.store import _audit
 from ragkit.store._audit import AuditEntry
@@ -518,10 +518,7 @@ class Index:
         codes = pack_bits(blobs)
         language = document_language(c.text for c in chunks)
         # Written before the transaction, so the write lock is held for the writes alone.
-        terms = [
-            (document_terms(c.text, language), document_terms(c.heading or "", language))
-            for c in chunks
-        ]
+        terms = [chunk_terms(c.text, c.heading, language) for c in chunks]
         with self.transaction():
             self._writes += 1
             self._delete(path)
@@ -541,9 +538,7 @@ class Index:
                 ),
             )
             doc_id = cur.lastrowid
-            for chunk, (text_terms, heading_terms), vector, code in zip(
-                chunks, terms, blobs, codes, strict=True
-            ):
+            for chunk, row_terms, vector, code in zip(chunks, terms, blobs, codes, strict=True):
                 cur = self.conn.execute(
                     'insert into chunks(document_id, ordinal, text, page, heading, start, "end", '
                     "n_tokens, ocr) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -560,8 +555,8 @@ class Index:
                     ),
                 )
                 self.conn.execute(
-                    "insert into chunks_fts(rowid, text, heading) values (?, ?, ?)",
-                    (cur.lastrowid, text_terms, heading_terms),
+                    "insert into chunks_fts(rowid, terms) values (?, ?)",
+                    (cur.lastrowid, row_terms),
                 )
                 self.conn.execute(
                     "insert into vectors(rowid, embedding) values (?, ?)",

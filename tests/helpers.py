@@ -528,6 +528,24 @@ def _bare(text: str) -> str:
 def downgrade_schema(conn: Any, version: int) -> None:
     """Turn a current index back into the schema an older ragkit wrote, rows kept, so a test
     can open it and see it upgraded."""
+    if version == 3:
+        # Schema 3 kept a chunk's text terms and heading terms in two columns.
+        from ragkit._language import document_terms
+        from ragkit.store._schema import FTS_TOKENIZER
+
+        conn.execute("drop table chunks_fts")
+        conn.execute(
+            "create virtual table chunks_fts using fts5(text, heading, content='', "
+            f'contentless_delete=1, tokenize="{FTS_TOKENIZER}")'
+        )
+        rows = conn.execute(
+            "select c.id, c.text, c.heading, d.language from chunks c "
+            "join documents d on d.id = c.document_id"
+        ).fetchall()
+        conn.executemany(
+            "insert into chunks_fts(rowid, text, heading) values (?, ?, ?)",
+            [(i, document_terms(t, lang), document_terms(h or "", lang)) for i, t, h, lang in rows],
+        )
     if version < 3:
         # Before schema 3 the full text was the chunks' own text, stemmed by FTS5's porter.
         conn.execute("drop trigger chunks_ad")

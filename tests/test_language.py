@@ -100,13 +100,15 @@ def test_full_text_finds_each_language_by_another_form_of_its_word(
     assert [p.path for p in passages] == [expected]
 
 
+@pytest.mark.parametrize("version", [2, 3])
 def test_an_index_from_before_languages_is_upgraded_in_place(
-    tmp_path: Path, config: Config
+    tmp_path: Path, config: Config, version: int
 ) -> None:
+    """Schema 2 (English-only full text) and 3 (text and heading terms in two columns)."""
     db = tmp_path / "old.db"
     with Assistant(db, config) as kb:
         kb.add_texts([(language, text) for language, text in DOCUMENTS])
-        downgrade_schema(kb._open(with_encoder=False).conn, 2)
+        downgrade_schema(kb._open(with_encoder=False).conn, version)
     with Assistant(db, config) as kb:
         assert {d.path: d.language for d in kb.documents()} == {lang: lang for lang, _ in DOCUMENTS}
         (passage,) = kb.search("Wer gründete die Universität?", k=1, mode="bm25")
