@@ -645,25 +645,23 @@ class Assistant:
             for p in passages
         )
 
-    def _rank_documents(self, question: str, *, mode: SearchMode, depth: int) -> list[str]:
-        """Document keys best first, by their best chunk (for document-level evaluation)."""
+    def _rank_chunks(self, question: str, *, mode: SearchMode, depth: int) -> list[int]:
+        """Chunk ids best first, ``depth`` deep (for evaluation)."""
         check_choice("mode", mode, SearchMode)
         index = self._open(with_encoder=True, create=False)
         vector = self._encode_queries([question])[0] if mode != "bm25" else None
-        # Documents hold several chunks, so look deeper than ``depth`` to fill it.
-        # "dense" is measured as the exact scan, the reference the coarse search is held to.
+        # "dense" is measured as the exact search, the reference the coarse one is held to.
         ranked = rank(
             index,
             vector,
             question,
             mode=mode,
-            depth=3 * depth,
+            depth=depth,
             dense_weight=self._dense_weight(index),
             window=self.config.candidates,
             exact=True if mode == "dense" else None,
         )
-        paths = index.chunk_paths([i for i, _ in ranked])
-        return list(dict.fromkeys(paths[i] for i, _ in ranked if i in paths))[:depth]
+        return [i for i, _ in ranked]
 
     def ask(
         self,

@@ -809,15 +809,10 @@ class Index:
         return [StoredChunk(*r) for r in rows]
 
     @_guarded
-    def chunk_paths(self, ids: Sequence[int]) -> dict[int, str]:
-        """The document path of each of these chunks, keyed by chunk id."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
+    def chunk_paths(self) -> dict[int, str]:
+        """The document path of every chunk, keyed by chunk id."""
         rows = self.conn.execute(
-            f"select c.id, d.path from chunks c join documents d on d.id = c.document_id "
-            f"where c.id in ({marks})",
-            list(ids),
+            "select c.id, d.path from chunks c join documents d on d.id = c.document_id"
         ).fetchall()
         return dict(rows)
 
