@@ -698,8 +698,8 @@ class Index:
         chunks match.
         """
         self._require_encoder()
-        if not self.has_vectors:
-            return []  # opened to read (create=False) before any document was added
+        if not self.has_vectors or not self.vector_count():
+            return []  # opened to read before any document was added, or emptied since
         query = np.ascontiguousarray(query, dtype=np.float32)
         allowed = self.filtered_ids(where) if where else None
         small = self.vector_count() < EXACT_BELOW
@@ -744,27 +744,20 @@ class Index:
     @_guarded
     def coarse(self) -> CoarseIndex:
         """The in-memory sign-bit index, reloaded when this or another connection wrote."""
-
-        def load() -> CoarseIndex:
-            rows = self.conn.execute("select chunk_id, bits from embeddings").fetchall()
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            width = len(rows[0][1]) if rows else 0
-            codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
-            return CoarseIndex(ids, codes.reshape(len(rows), width))
-
-        return self._kept_read("coarse", load)
+        return self._kept_read("coarse", lambda: CoarseIndex(*self._embeddings("bits", np.uint8)))
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """Every chunk id and its float vector (one row each), held in memory; only for
         indexes of fewer than :data:`EXACT_BELOW` vectors."""
+        return self._kept_read("matrix", lambda: self._embeddings("vector", np.float32))
 
-        def load() -> tuple[np.ndarray, np.ndarray]:
-            rows = self.conn.execute("select chunk_id, vector from embeddings").fetchall()
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            return ids, vectors.reshape(len(rows), -1)
-
-        return self._kept_read("matrix", load)
+    def _embeddings(self, column: str, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+        """Every chunk id and its ``column`` of ``embeddings`` as one row of ``dtype``."""
+        rows = self.conn.execute(f"select chunk_id, {column} from embeddings").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        width = len(rows[0][1]) // np.dtype(dtype).itemsize if rows else 0
+        values: np.ndarray = np.frombuffer(b"".join(r[1] for r in rows), dtype=dtype)
+        return ids, values.reshape(len(rows), width)
 
     @_guarded
     def text_search(

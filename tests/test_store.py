@@ -228,3 +228,11 @@ def test_erase_merges_a_full_text_index_left_in_many_segments(index: Index) -> N
     index.erase()
     assert segments() == 1
     assert sorted(index.text_search("harbour ferry", 50)) == sorted(before)
+
+
+def test_an_index_emptied_of_documents_finds_nothing(index: Index) -> None:
+    put(index, "/a.txt", ["alpha"])
+    assert index.vector_search(unit(1)[0], 3)  # the in-memory vectors are loaded
+    index.remove_document("/a.txt")
+    assert index.vector_search(unit(1)[0], 3) == []
+    assert index.vector_search(unit(1)[0], 3, exact=False) == []
