@@ -16,7 +16,7 @@ from ragkit import ingest
 from ragkit._config import LADDERS, Config
 from ragkit._errors import LoadError, StoreError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
-from ragkit._language import UNDETERMINED
+from ragkit._language import UNDETERMINED, stopwords
 from ragkit._retrieval import rank, search, trusted_dense_weight
 from ragkit._types import (
     Answer,
@@ -856,6 +856,7 @@ class Assistant:
             [e.sentences for e in excerpts],
             self._encode_queries,
             threshold=self.config.support_threshold,
+            stop=stopwords(p.language for p in passages),
         )
         judge = self.judge
         if judge is not None:

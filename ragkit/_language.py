@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
+from ragkit._text import STOPWORDS
+
 __all__ = [
     "UNDETERMINED",
     "chunk_terms",
@@ -27,6 +29,7 @@ __all__ = [
     "document_terms",
     "query_terms",
     "stemmer_language",
+    "stopwords",
 ]
 
 UNDETERMINED = "und"
@@ -126,6 +129,35 @@ def document_language(texts: Iterable[str]) -> str:
         if size >= _SAMPLE_CHARS:
             break
     return detect(" ".join(sample))
+
+
+# py3langid's codes the stop-words package names otherwise (Norwegian: "no", Bokmål "nb").
+_STOP_LISTS = {"no": "nb"}
+
+
+@cache
+def _function_words(language: str) -> frozenset[str]:
+    """The stop words of ``language`` from the stop-words package (none for a language it
+    has no list for, nor for English: ragkit's own shorter list keeps words such as "first"
+    and "four", which answers turn on)."""
+    from stop_words import LANGUAGE_MAPPING, get_stop_words
+
+    code = _STOP_LISTS.get(language, language)
+    if language == "en" or code not in LANGUAGE_MAPPING:
+        return frozenset()
+    return frozenset(w.casefold() for w in get_stop_words(code))
+
+
+def stopwords(languages: Iterable[str]) -> frozenset[str]:
+    """Words too common to say what a text is about, in English and in each of ``languages``
+    (ISO 639-1 codes, as documents' languages are stored).
+
+    The support check counts a claim's words found in a passage: German's "die", "und",
+    "von" are found in every German passage, so unless they are stop words a claim taken
+    from the wrong passage looks half backed by it.
+    """
+    extra = frozenset().union(*(_function_words(language) for language in set(languages)))
+    return STOPWORDS | extra if extra else STOPWORDS
 
 
 def stemmer_language(language: str) -> str | None:

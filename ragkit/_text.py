@@ -130,6 +130,7 @@ def stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> set[str]:
-    """Lower-cased, stemmed words and numbers of ``text`` without stop words."""
-    return {stem(w) for w in (t.lower() for t in words(text)) if w not in STOPWORDS}
+def content_words(text: str, stop: frozenset[str] = STOPWORDS) -> set[str]:
+    """Lower-cased, stemmed words and numbers of ``text`` without the stop words ``stop``
+    (English's unless given: see ``ragkit._language.stopwords`` for other languages')."""
+    return {stem(w) for w in (t.lower() for t in words(text)) if w not in stop}

@@ -6,7 +6,9 @@ import dataclasses
 
 import numpy as np
 
+from ragkit._language import stopwords
 from ragkit._retrieval import fuse
+from ragkit._text import STOPWORDS
 from ragkit.answer._prompt import (
     SYSTEM_PROMPT,
     build_messages,
@@ -17,6 +19,7 @@ from ragkit.answer._prompt import (
 )
 from ragkit.answer._support import (
     answer_sentences,
+    check_claims,
     passage_sentences,
     score_passages,
     score_sentences,
@@ -145,6 +148,40 @@ def test_words_of_a_passages_title_do_not_pick_its_sentences() -> None:
     assert max(by_words, key=lambda s: s.score).text.startswith("Riverbend")
     best = max(score_passages(question, [title], _one_hot_encode)[0], key=lambda s: s.score)
     assert best.text == "Friday: 8 a.m. to 4 p.m."
+
+
+def _zero_encode(texts):
+    """A stand-in encoder whose cosines are all 0: support is the claim's words alone."""
+    return np.zeros((len(texts), 8), dtype=np.float32)
+
+
+def test_function_words_of_the_passages_language_back_no_claim() -> None:
+    """German's "von", "und", "mit" are in every German passage: counted as claimed words
+    they made an answer taken from the wrong passage look backed by it (0.75, the default
+    threshold, with English stop words alone)."""
+    question = "Womit wurde die Hymne begleitet?"
+    texts = [
+        "Sie wurde in der Stadt von allen und mit großer Freude gesungen.",
+        "Die Gemeinde begleitete die Hymne mit Trompeten.",
+    ]
+    ps = [dataclasses.replace(passage(i, t), language="de") for i, t in enumerate(texts, 1)]
+    evidence = score_passages(question, ps, _zero_encode)
+    stop = stopwords(p.language for p in ps)
+
+    def check(answer: str, stop: frozenset[str]):
+        (sentence,) = check_claims(
+            answer, question, evidence, _zero_encode, threshold=0.75, stop=stop
+        )
+        return sentence
+
+    wrong = "Sie wurde von allen und mit der Orgel begleitet [1]."
+    assert check(wrong, STOPWORDS).supported and not check(wrong, stop).supported
+    right = check("Sie wurde mit Trompeten begleitet [1].", stop)
+    assert right.supported and right.citations == (2,) and right.inferred
+    # English keeps its own list: "die" is a word there, and the stop-words package's
+    # English list would drop "first" and "four".
+    assert stopwords(["en", "und", "xx"]) == STOPWORDS and "die" not in STOPWORDS
+    assert {"und", "mit", "von"} <= stop and {"orgel", "trompeten"}.isdisjoint(stop)
 
 
 def test_trimming_keeps_the_best_sentences_in_order_within_budget() -> None:

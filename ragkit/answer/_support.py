@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ragkit._language import stopwords
 from ragkit._text import STOPWORDS, content_words, sentences, stem, words
 from ragkit._types import AnswerSentence, Passage
 
@@ -104,7 +105,11 @@ class ScoredSentence:
 
 
 def score_sentences(
-    question: str, passages: Sequence[str], encode: Encode, known: Sequence[str] = ()
+    question: str,
+    passages: Sequence[str],
+    encode: Encode,
+    known: Sequence[str] = (),
+    stop: frozenset[str] = STOPWORDS,
 ) -> list[list[ScoredSentence]]:
     """Every sentence of every passage, scored against ``question`` (one list per passage).
 
@@ -112,19 +117,20 @@ def score_sentences(
     question's words found there say which document it is about, not which sentence
     answers it, so within that passage they earn no overlap (else "Riverbend Family Clinic
     - Staff Handbook" outranks "Friday: 8:00 a.m. to 4:00 p.m." for "When does Riverbend
-    Family Clinic close on Fridays?")."""
+    Family Clinic close on Fridays?"). ``stop`` holds the stop words of the passages'
+    languages, which earn nothing."""
     split = [passage_sentences(p) or [p.strip()] for p in passages]
     flat = [s for group in split for s in group]
     vectors = encode([question, *flat])
     cosines = vectors[1:] @ vectors[0]
-    asked = content_words(question)
+    asked = content_words(question, stop)
     scored: list[list[ScoredSentence]] = []
     row = 0
     for i, group in enumerate(split):
         scored.append([])
-        distinctive = asked - content_words(known[i]) if i < len(known) else asked
+        distinctive = asked - content_words(known[i], stop) if i < len(known) else asked
         for j, text in enumerate(group):
-            overlap = len(content_words(text) & distinctive) / max(1, len(distinctive))
+            overlap = len(content_words(text, stop) & distinctive) / max(1, len(distinctive))
             score = float(cosines[row]) + _OVERLAP_WEIGHT * overlap
             scored[i].append(ScoredSentence(i, j, text, score, vectors[row + 1]))
             row += 1
@@ -140,16 +146,17 @@ def score_passages(
         [p.text for p in passages],
         encode,
         [f"{p.title}\n{p.heading or ''}" for p in passages],
+        stopwords(p.language for p in passages),
     )
 
 
-def _weights(text: str, exclude: set[str]) -> dict[str, float]:
+def _weights(text: str, exclude: set[str], stop: frozenset[str] = STOPWORDS) -> dict[str, float]:
     """The content words of ``text`` not in ``exclude``, weighted by how much a wrong one
     costs: numbers 3, names (capitalised inside the sentence) 2, other words 1."""
     weights: dict[str, float] = {}
     for i, token in enumerate(words(text)):
         word = token.lower()
-        if word in STOPWORDS or stem(word) in exclude:
+        if word in stop or stem(word) in exclude:
             continue
         weight = 3.0 if token[0].isdigit() else 2.0 if i and token[0].isupper() else 1.0
         weights[stem(word)] = max(weight, weights.get(stem(word), 0.0))
@@ -180,6 +187,7 @@ def check_claims(
     encode: Encode,
     *,
     threshold: float,
+    stop: frozenset[str] = STOPWORDS,
 ) -> list[AnswerSentence]:
     """Split ``answer`` into sentences and check each against the passages it cites.
 
@@ -192,15 +200,16 @@ def check_claims(
     An answer none of whose sentences adds a word to the question answers nothing, however
     well the passages cover it ("Welche Hymne schrieb Luther?" answered "Luthers Hymne.",
     XQuAD): its sentences are all unsupported. One such sentence beside others that do add
-    something restates the question and stays covered.
+    something restates the question and stays covered. ``stop`` holds the stop words of the
+    passages' languages, which claim nothing.
     """
     parts = answer_sentences(answer)
     if not parts or not evidence:
         return []
     texts = [text for text, _ in parts]
     vectors = encode(texts)
-    asked = content_words(question)
-    claims = [_weights(text, asked) for text in texts]
+    asked = content_words(question, stop)
+    claims = [_weights(text, asked, stop) for text in texts]
     answers = any(claims)
     checked = []
     for (text, markers), vector, novel in zip(parts, vectors, claims, strict=True):
