@@ -15,16 +15,12 @@ from ragkit.store import Filter, Index, StoredChunk
 __all__ = ["fuse", "identifiers", "near_duplicates", "rank", "search", "trusted_dense_weight"]
 
 
-def _standardised(ranking: Sequence[tuple[int, float]], window: int) -> dict[int, float]:
-    """Each candidate's score as a z-score among the ranking's first ``window`` candidates
-    (a fixed number, so a deeper ranking fuses its head the same way)."""
-    if not ranking:
-        return {}
-    scores = np.array([score for _, score in ranking], dtype=np.float64)
+def _standardised(scores: np.ndarray, window: int) -> np.ndarray:
+    """Each score as a z-score among the first ``window`` (a fixed number, so a deeper
+    ranking fuses its head the same way)."""
     head = scores[:window]
     spread = float(head.std())
-    z = (scores - head.mean()) / spread if spread > 0 else np.zeros_like(scores)
-    return {item: float(value) for (item, _), value in zip(ranking, z, strict=True)}
+    return (scores - head.mean()) / spread if spread > 0 else np.zeros_like(scores)
 
 
 def fuse(
@@ -32,9 +28,9 @@ def fuse(
     sparse: Sequence[tuple[int, float]],
     dense_weight: float,
     window: int = 40,
-) -> dict[int, float]:
-    """Hybrid scores: the vector z-score times ``dense_weight`` plus the BM25 z-score times
-    the rest.
+) -> list[tuple[int, float]]:
+    """Hybrid ranking, ``(item, score)`` best first (ties by item): the vector z-score times
+    ``dense_weight`` plus the BM25 z-score times the rest.
 
     Each ranking's scores are standardised among its first ``window`` candidates, so a
     candidate counts by how far it stands out from the others in that ranking's own spread,
@@ -44,13 +40,20 @@ def fuse(
     each ranking's first place the same weight, and so let a weaker ranking pull a strong
     one down (README, "Hybrid retrieval").
     """
-    fused = dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse], 0.0)
+    position = {
+        item: n for n, item in enumerate(dict.fromkeys(i for r in (dense, sparse) for i, _ in r))
+    }
+    items = np.fromiter(position, dtype=np.int64, count=len(position))
+    fused = np.zeros(len(items))
     for ranking, weight in ((dense, dense_weight), (sparse, 1.0 - dense_weight)):
-        z = _standardised(ranking, window)
-        floor = min(z.values(), default=0.0)
-        for item in fused:
-            fused[item] += weight * z.get(item, floor)
-    return fused
+        if not ranking:
+            continue
+        z = _standardised(np.array([score for _, score in ranking], dtype=np.float64), window)
+        column = np.full(len(items), z.min())
+        column[[position[item] for item, _ in ranking]] = z
+        fused += weight * column
+    order = np.lexsort((items, -fused))
+    return list(zip(items[order].tolist(), fused[order].tolist(), strict=True))
 
 
 def trusted_dense_weight(
@@ -100,8 +103,7 @@ def rank(
     if dense_weight == 0:
         return sparse
     dense = index.vector_search(query_vector, depth, exact=exact, where=where)
-    fused = fuse(dense, sparse, dense_weight, window)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    return fuse(dense, sparse, dense_weight, window)
 
 
 # Passages whose word sets overlap this much (Jaccard) say the same thing: the same text

@@ -108,7 +108,7 @@ def test_abstention_detection() -> None:
 
 
 def test_fusion_rewards_agreement() -> None:
-    fused = fuse([(1, 0.9), (2, 0.5), (3, 0.4)], [(3, 10.0), (1, 9.0)], 0.5)
+    fused = dict(fuse([(1, 0.9), (2, 0.5), (3, 0.4)], [(3, 10.0), (1, 9.0)], 0.5))
     assert max(fused, key=fused.__getitem__) == 1
     assert fused[3] > fused[2]
 
@@ -117,16 +117,16 @@ def test_fusion_trusts_a_passage_far_ahead_over_one_just_ahead() -> None:
     # The vectors barely prefer 1; BM25 puts 2 far ahead. Rank fusion would tie them.
     dense = [(1, 0.52), (2, 0.50), (3, 0.49), (4, 0.48), (5, 0.47)]
     sparse = [(2, 30.0), (1, 3.0), (3, 2.9), (4, 2.8), (5, 2.7)]
-    fused = fuse(dense, sparse, 0.5)
-    assert sorted(fused, key=lambda i: -fused[i])[:2] == [2, 1]
+    fused = dict(fuse(dense, sparse, 0.5))
+    assert [item for item, _ in fuse(dense, sparse, 0.5)[:2]] == [2, 1]
     # Each side alone decides when it has all the weight.
     for weight, best in ((1.0, 1), (0.0, 2)):
-        fused = fuse(dense, sparse, weight)
+        fused = dict(fuse(dense, sparse, weight))
         assert max(fused, key=fused.__getitem__) == best
 
 
 def test_a_candidate_of_one_ranking_only_gets_the_other_ranking_lowest_score() -> None:
-    fused = fuse([(1, 0.9), (2, 0.1)], [(3, 5.0), (1, 1.0)], 0.5)
+    fused = dict(fuse([(1, 0.9), (2, 0.1)], [(3, 5.0), (1, 1.0)], 0.5))
     # 2 is last among the vectors and absent from BM25: last of all.
     assert min(fused, key=fused.__getitem__) == 2 and set(fused) == {1, 2, 3}
 

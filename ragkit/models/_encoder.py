@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +13,7 @@ from ragkit._errors import EncoderError, ModelPackError
 from ragkit.models._packs import ModelPack
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
 __all__ = ["Encoder"]
 
@@ -50,13 +51,14 @@ class Encoder:
                 "ragkit supports mean pooling only."
             )
         self.batch_size = batch_size
+        self.threads = threads
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        # One thread a run, and batches run side by side on ``threads`` threads: a question
+        # is embedded on one core while its full-text search runs on the other (hybrid
+        # search), and a one-text run split across two threads was slower than on one
+        # (the second is woken for each operator).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # Worker threads that spin after each run keep both cores busy for a while: the SQLite
-        # and numpy work of a search that follows ran half as fast (SciFact hybrid search p50
-        # 25 ms spinning, 17 ms not), while batch encoding is as fast either way.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # onnxruntime's and tokenizers' errors are classes of their own deriving straight
         # from Exception; nothing narrower catches them.
@@ -115,33 +117,44 @@ class Encoder:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                enc = encodings[i]
-                n = len(enc.ids)
-                ids[r, :n] = enc.ids
-                mask[r, :n] = enc.attention_mask
-                types[r, :n] = enc.type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            try:
-                hidden = self.session.run(
-                    None, {k: v for k, v in feeds.items() if k in self._inputs}
-                )[0]
-            except Exception as exc:  # onnxruntime's errors derive straight from Exception
-                raise EncoderError(
-                    f"encoder pack {self.pack.name!r} ({self.pack.file('model')}) failed on a "
-                    f"batch of {len(rows)} texts of up to {width} tokens: {exc}. Check free "
-                    "memory (a smaller batch_size needs less) and the pack (ModelPacks.verify)."
-                ) from exc
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            out[rows] = pooled
+        batches = [
+            [encodings[i] for i in order[start : start + self.batch_size]]
+            for start in range(0, len(order), self.batch_size)
+        ]
+        if self.threads > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(min(self.threads, len(batches))) as pool:
+                pooled = list(pool.map(self._pooled, batches))
+        else:
+            pooled = [self._pooled(batch) for batch in batches]
+        for start, vectors in zip(range(0, len(order), self.batch_size), pooled, strict=True):
+            out[order[start : start + self.batch_size]] = vectors
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         # numpy types ufunc results as Any; the quotient is an array of out's shape.
         unit: np.ndarray = out / np.maximum(norms, 1e-12)
         return unit
+
+    def _pooled(self, batch: list[Encoding]) -> np.ndarray:
+        """Mean-pooled (not yet normalised) vectors of one batch of tokenized texts."""
+        width = max(len(enc.ids) for enc in batch)
+        ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        types = np.zeros((len(batch), width), dtype=np.int64)
+        for r, enc in enumerate(batch):
+            n = len(enc.ids)
+            ids[r, :n] = enc.ids
+            mask[r, :n] = enc.attention_mask
+            types[r, :n] = enc.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        try:
+            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[
+                0
+            ]
+        except Exception as exc:  # onnxruntime's errors derive straight from Exception
+            raise EncoderError(
+                f"encoder pack {self.pack.name!r} ({self.pack.file('model')}) failed on a "
+                f"batch of {len(batch)} texts of up to {width} tokens: {exc}. Check free "
+                "memory (a smaller batch_size needs less) and the pack (ModelPacks.verify)."
+            ) from exc
+        weights = mask[:, :, None].astype(np.float32)
+        pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled
