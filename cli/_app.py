@@ -1200,7 +1200,7 @@ def eval_retrieval(
     as_json: bool,
 ) -> None:
     """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run, with
-    the machine's one-minute load average as each mode finished (the benchmark counts ~1).
+    the CPU cores other processes kept busy while each mode's queries were timed (0: idle).
 
     With several data sets, one table each (with the language its documents were detected
     in), then each mode's mean nDCG@10 over them and the worst set.

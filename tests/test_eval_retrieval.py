@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ from ragkit import Config, ConfigError
 from ragkit.cli import main
 from ragkit.eval._retrieval import (
     RetrievalRow,
+    _cpu_times,
+    _other_load,
     evaluate_retrieval,
     load_beir,
     mrr_at,
@@ -176,3 +181,25 @@ def test_eval_ingest_on_a_tiny_set(tmp_path: Path, config: Config) -> None:
     assert pdf.ocr_s and pdf.ocr_word_recall is not None and pdf.ocr_word_recall > 0.6
     assert any(line.startswith("text PDFs, 5 pages: ocr off") for line in lines)
     assert any(line.startswith("scanned PDF, 1 pages read by OCR") for line in lines)
+
+
+def test_the_load_counts_other_processes_and_not_the_benchmark() -> None:
+    """A child process spinning beside this one's own busy loop is one other core busy; this
+    process's own work, which the one-minute load average would count, is left out."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass",
+        ]
+    )
+    try:
+        time.sleep(0.3)  # the child's interpreter starting
+        before = _cpu_times()
+        end = time.monotonic() + 0.8
+        while time.monotonic() < end:
+            pass
+        load = _other_load(before)
+    finally:
+        child.wait()
+    assert 0.5 <= load <= 1.5

@@ -320,7 +320,8 @@ def test_the_cli_prints_a_line_per_pass_and_stops_on_ctrl_c(tmp_path: Path, home
             stdout=subprocess.PIPE,
             stderr=stderr_file,
             text=True,
-            env={**os.environ, "RAGKIT_HOME": str(home)},
+            # A SIGABRT then prints every thread's stack (see below).
+            env={**os.environ, "RAGKIT_HOME": str(home), "PYTHONFAULTHANDLER": "1"},
         )
     assert proc.stdout
     lines: queue.Queue[str] = queue.Queue()
@@ -334,7 +335,14 @@ def test_the_cli_prints_a_line_per_pass_and_stops_on_ctrl_c(tmp_path: Path, home
         second = re.match(summary, lines.get(timeout=TIMEOUT))
         assert second and second[1] == "1"
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=TIMEOUT)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            # Once, under a full suite, it did not stop within 30 s (not reproduced
+            # alone or under CPU load): the stacks say where it waits.
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=TIMEOUT)
+            pytest.fail(f"no exit on Ctrl-C:\n{(tmp_path / 'stderr.txt').read_text()}")
     finally:
         proc.kill()
         reader.join()
