@@ -16,7 +16,7 @@ from ragkit import ingest
 from ragkit._config import LADDERS, Config
 from ragkit._errors import LoadError, StoreError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
-from ragkit._language import UNDETERMINED, stopwords
+from ragkit._language import UNDETERMINED, answer_language, stopwords
 from ragkit._retrieval import rank, search, trusted_dense_weight
 from ragkit._types import (
     Answer,
@@ -778,6 +778,7 @@ class Assistant:
         self.generator  # noqa: B018 - loads the first rung now, so a missing pack raises here
         ladder = self.ladder()
         final: list[Answer] = []
+        language = answer_language(question, [p.language for p in passages])
 
         def climb() -> Iterator[str]:
             for i, name in enumerate(ladder):
@@ -790,7 +791,9 @@ class Assistant:
                     per_passage=config.passage_sentences,
                     count_tokens=generator.count_tokens,
                 )
-                messages = build_messages(question, [e.passage for e in excerpts], earlier=earlier)
+                messages = build_messages(
+                    question, [e.passage for e in excerpts], earlier=earlier, language=language
+                )
                 raw = generator.stream(
                     messages, max_tokens=config.max_answer_tokens, temperature=config.temperature
                 )

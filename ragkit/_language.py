@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
@@ -23,6 +24,7 @@ from ragkit._text import STOPWORDS
 
 __all__ = [
     "UNDETERMINED",
+    "answer_language",
     "chunk_terms",
     "detect",
     "document_language",
@@ -158,6 +160,26 @@ def stopwords(languages: Iterable[str]) -> frozenset[str]:
     """
     extra = frozenset().union(*(_function_words(language) for language in set(languages)))
     return STOPWORDS | extra if extra else STOPWORDS
+
+
+def answer_language(question: str, languages: Iterable[str]) -> str | None:
+    """The name of the language an answer to ``question`` is asked for in ("German"), or None
+    to leave it to the system prompt's rule ("in the language of the question").
+
+    Named only when the question is told to be in the language most of its passages (their
+    documents' ``languages``) are written in, and that is not English, the prompt's own: the
+    1.5B model answered 8 of 100 German XQuAD questions in English under the rule alone, and
+    an English answer shares no words with German passages, so its check declined it. A
+    question told wrong (short texts are the hard ones) rarely matches its passages too.
+    """
+    counted = Counter(languages)
+    if not counted:
+        return None
+    common, _ = counted.most_common(1)[0]
+    name = _STEMMERS.get(common)
+    if common == "en" or name is None or detect(question) != common:
+        return None
+    return name.capitalize()
 
 
 def stemmer_language(language: str) -> str | None:

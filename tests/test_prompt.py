@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ragkit._language import stopwords
+from ragkit._language import answer_language, stopwords
 from ragkit._retrieval import fuse
 from ragkit._text import STOPWORDS
 from ragkit.answer._prompt import (
@@ -138,6 +138,19 @@ def _one_hot_encode(texts):
     out = np.zeros((len(texts), 64), dtype=np.float32)
     out[np.arange(len(texts)), rows] = 1
     return out
+
+
+def test_the_answer_language_is_named_where_question_and_passages_share_one() -> None:
+    german = "Wer gründete die Universität in Berlin?"
+    assert answer_language(german, ["de", "en", "de"]) == "German"
+    # English is the prompt's own; a question in another language than its passages, or
+    # passages in a language with no name here, are left to the system prompt's rule.
+    assert answer_language("When does the clinic open on Fridays?", ["en"]) is None
+    assert answer_language(german, ["en", "en"]) is None
+    assert answer_language(german, []) is None
+    asked = build_messages(german, [passage(1)], language="German")[-1]["content"]
+    assert asked.endswith(f"Question: {german}\nAnswer in German.")
+    assert build_messages(german, [passage(1)])[-1]["content"].endswith(german)
 
 
 def test_words_of_a_passages_title_do_not_pick_its_sentences() -> None:

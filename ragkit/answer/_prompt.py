@@ -114,21 +114,33 @@ def trim_passages(
     return trimmed
 
 
-def user_message(question: str, passages: Sequence[Passage], earlier: str | None = None) -> str:
+def user_message(
+    question: str,
+    passages: Sequence[Passage],
+    earlier: str | None = None,
+    language: str | None = None,
+) -> str:
     context = "\n\n".join(format_passage(n, p) for n, p in enumerate(passages, start=1))
     before = f"Earlier question: {earlier.strip()}\n" if earlier else ""
-    return f"Passages:\n\n{context}\n\n{before}Question: {question.strip()}"
+    after = f"\nAnswer in {language}." if language else ""
+    return f"Passages:\n\n{context}\n\n{before}Question: {question.strip()}{after}"
 
 
 def build_messages(
-    question: str, passages: Sequence[Passage], *, earlier: str | None = None
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    earlier: str | None = None,
+    language: str | None = None,
 ) -> list[dict[str, str]]:
     """Chat messages: system rules and worked examples (a fixed prefix), then the numbered
-    passages, then the question (after the one it follows up, if any)."""
+    passages, then the question (after the one it follows up, if any), then the language
+    to answer in when it is named (see ``ragkit._language.answer_language``)."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     for asked, answered in _EXAMPLES:
         messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
-    return [*messages, {"role": "user", "content": user_message(question, passages, earlier)}]
+    last = user_message(question, passages, earlier, language)
+    return [*messages, {"role": "user", "content": last}]
 
 
 def parse_citations(text: str) -> list[int]:
