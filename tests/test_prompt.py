@@ -117,7 +117,6 @@ def test_fusion_trusts_a_passage_far_ahead_over_one_just_ahead() -> None:
     # The vectors barely prefer 1; BM25 puts 2 far ahead. Rank fusion would tie them.
     dense = [(1, 0.52), (2, 0.50), (3, 0.49), (4, 0.48), (5, 0.47)]
     sparse = [(2, 30.0), (1, 3.0), (3, 2.9), (4, 2.8), (5, 2.7)]
-    fused = dict(fuse(dense, sparse, 0.5))
     assert [item for item, _ in fuse(dense, sparse, 0.5)[:2]] == [2, 1]
     # Each side alone decides when it has all the weight.
     for weight, best in ((1.0, 1), (0.0, 2)):

@@ -174,8 +174,9 @@ def _cpu_times() -> tuple[float, float, float] | None:
             fields = [int(v) for v in stat.readline().split()[1:]]
     except (OSError, ValueError):
         return None
-    # user nice system idle iowait irq softirq steal ...: all but idle and iowait is work.
-    busy = sum(fields) - sum(fields[3:5])
+    # user nice system idle iowait irq softirq steal, then guest and guest_nice, which user
+    # and nice already hold: of the first eight, all but idle and iowait is work.
+    busy = sum(fields[:8]) - sum(fields[3:5])
     own = os.times()
     return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic()
 
