@@ -20,9 +20,18 @@ from ragkit.store import _audit
 from ragkit.store._audit import AuditEntry
 from ragkit.store._coarse import CoarseIndex, pack_bits
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT, connect, translate_errors
+from ragkit.store._fulltext import Postings
 from ragkit.store._schema import SCHEMA_VERSION, check_is_index, migrate
 
-__all__ = ["ChunkLike", "Filter", "Index", "StoredChunk", "StoredDocument", "fts_query"]
+__all__ = [
+    "ChunkLike",
+    "Filter",
+    "Index",
+    "StoredChunk",
+    "StoredDocument",
+    "fts_phrases",
+    "fts_query",
+]
 
 
 class ChunkLike(Protocol):
@@ -97,15 +106,23 @@ def fts_query(text: str, languages: Iterable[str] = (UNDETERMINED,)) -> str | No
     FTS5 operators, quotes and punctuation in the question are taken literally and can never
     raise a syntax error; a number such as "19,350.00" is a phrase of its parts.
     """
+    return _expression(fts_phrases(text, languages))
+
+
+def _expression(phrases: Sequence[Sequence[str]]) -> str | None:
+    if not phrases:
+        return None
+    return " OR ".join('"' + " ".join(p).replace('"', '""') + '"' for p in phrases)
+
+
+def fts_phrases(text: str, languages: Iterable[str] = (UNDETERMINED,)) -> list[tuple[str, ...]]:
+    """The phrases (terms in order) of :func:`fts_query`'s expression, each once."""
     languages = list(languages) or [UNDETERMINED]
     found = [w.lower() for w in words(text)]
     # Stop words are too common to help BM25 but would widen an OR query a great deal.
     kept = [w for w in found if w not in STOPWORDS] or found
-    ways = (" ".join(way) for w in dict.fromkeys(kept) for way in query_terms(w, languages))
-    unique = list(dict.fromkeys(ways))
-    if not unique:
-        return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    ways = (tuple(way) for w in dict.fromkeys(kept) for way in query_terms(w, languages))
+    return list(dict.fromkeys(ways))
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,9 @@ class Filter:
 # dimensions) and the exact search is one matrix product: ~0.5 ms on SciFact's 11.6k chunks
 # here, against 10 ms for sqlite-vec's exact scan and 3.7 ms for the coarse search.
 EXACT_BELOW = 20_000
+# Full-text searches of one snapshot after which its postings are held in memory (below
+# EXACT_BELOW chunks, ~20 MB on SciFact): a one-off question never waits for the load.
+POSTINGS_AFTER = 2
 # Candidates rescored exactly: this many per result wanted, and at least MIN_CANDIDATES;
 # the Hamming shortlist before them is SHORTLIST times larger. Chosen with
 # `ragkit eval scale` (see README) for recall@10 >= 0.98 against the exact scan.
@@ -764,9 +784,15 @@ class Index:
         self, text: str, k: int, *, where: Filter | None = None
     ) -> list[tuple[int, float]]:
         """``(chunk_id, BM25 score)`` of the ``k`` best full-text matches, best first."""
-        query = fts_query(text, self.languages())
-        if query is None:
+        phrases = fts_phrases(text, self.languages())
+        if not phrases:
             return []
+        postings = self._postings()
+        # FTS5 folds diacritics as it tokenizes the query; ASCII terms need no folding, so
+        # only they are looked up in memory as they are.
+        if postings is not None and all(t.isascii() for p in phrases for t in p):
+            return postings.search(phrases, k, self.filtered_ids(where) if where else None)
+        query = _expression(phrases)
         condition, args = where.sql() if where else ("1", [])
         restrict = (
             "and rowid in (select c.id from chunks c join documents d on d.id = c.document_id "
@@ -781,6 +807,17 @@ class Index:
         ).fetchall()
         # FTS5's bm25() is negative, lower is better; flip it so higher is better.
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def _postings(self) -> Postings | None:
+        """The full-text postings in memory (see :mod:`ragkit.store._fulltext`), once this
+        connection has searched the same snapshot :data:`POSTINGS_AFTER` times: loading
+        them (~0.9 s on SciFact's 11.6k chunks) pays only in a process that keeps
+        searching, and a write by anyone starts the count again."""
+        searches = self._kept_read("text_searches", lambda: [0])
+        searches[0] += 1
+        if searches[0] <= POSTINGS_AFTER or self.vector_count() >= EXACT_BELOW:
+            return None
+        return self._kept_read("postings", lambda: Postings(self.conn, "chunks_fts"))
 
     @_guarded
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:

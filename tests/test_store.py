@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragkit import EncoderMismatchError, StoreError
-from ragkit.store import Index, connect, fts_query, sqlite_library
+from ragkit.store import Filter, Index, connect, fts_query, sqlite_library
+from ragkit.store._fulltext import Postings
+from ragkit.store._index import POSTINGS_AFTER
 
 from .helpers import rows, unit
 
@@ -236,3 +238,51 @@ def test_an_index_emptied_of_documents_finds_nothing(index: Index) -> None:
     index.remove_document("/a.txt")
     assert index.vector_search(unit(1)[0], 3) == []
     assert index.vector_search(unit(1)[0], 3, exact=False) == []
+
+
+def _fts5_ranking(index: Index, phrases: list[tuple[str, ...]]) -> list[tuple[int, float]]:
+    query = " OR ".join('"' + " ".join(p) + '"' for p in phrases)
+    rows = index.conn.execute(
+        "select rowid, bm25(chunks_fts) from chunks_fts where chunks_fts match ?", (query,)
+    ).fetchall()
+    return sorted(((int(r[0]), -float(r[1])) for r in rows), key=lambda r: (-r[1], r[0]))
+
+
+def test_postings_in_memory_score_exactly_as_fts5(index: Index) -> None:
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{n}" for n in range(40)] + ["19", "350", "00"]
+    weights = 1 / np.arange(1, len(vocabulary) + 1)  # a few common words, many rare ones
+    for d in range(30):
+        texts = [
+            " ".join(rng.choice(vocabulary, size=rng.integers(0, 30), p=weights / weights.sum()))
+            for _ in range(4)
+        ]
+        put(index, f"/{d}.txt", [*texts, "paid 19,350.00 on time"], seed=d)
+    index.remove_document("/3.txt")  # deleted rows leave FTS5's statistics changed
+    postings = Postings(index.conn, "chunks_fts")
+    for _ in range(50):
+        phrases = [
+            tuple(rng.choice(vocabulary, size=rng.integers(1, 3)))
+            for _ in range(rng.integers(1, 6))
+        ]
+        phrases = list(dict.fromkeys([*phrases, ("19", "350", "00")]))
+        expected = _fts5_ranking(index, phrases)
+        assert postings.search(phrases, len(expected) + 5) == expected
+        # The best few agree too (only ties at the cut could differ).
+        assert postings.search(phrases, 3) == expected[:3]
+
+
+def test_text_search_moves_to_memory_only_for_an_unchanged_index(index: Index) -> None:
+    put(index, "/a.txt", ["alpha beta", "gamma"])
+    first = index.text_search("alpha gamma", 10)
+    for _ in range(POSTINGS_AFTER + 1):
+        assert index.text_search("alpha gamma", 10) == first
+    assert "postings" in index._kept
+    assert len(index.text_search("gamma", 10)) == 1
+    put(index, "/b.txt", ["gamma gamma delta"], seed=1)
+    # The written index is searched at once, not the postings read before the write.
+    for _ in range(POSTINGS_AFTER + 2):
+        assert len(index.text_search("gamma", 10)) == 2
+    assert len(index.text_search("gamma", 10, where=Filter(path="/b.txt"))) == 1
+    umlaut = index.text_search("Über", 10)  # not ASCII: FTS5 folds it, so FTS5 answers
+    assert umlaut == []
