@@ -68,14 +68,10 @@ class Postings:
         self.rows = totals[0]
         self.average_length = sum(totals[1:]) / totals[0] if totals[0] else 0.0
 
-    def search(
-        self, phrases: Sequence[Sequence[str]], k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """``(rowid, BM25 score)`` of the ``k`` best rows matching any of ``phrases`` (each a
-        sequence of terms as the table holds them), best first, ties by rowid; FTS5's
-        ``bm25()`` of an OR of the phrases, sign flipped."""
-        if k <= 0:
-            return []
+    def scores(self, phrases: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """The rowids matching any of ``phrases`` (each a sequence of terms as the table
+        holds them), ascending, and their BM25 scores: FTS5's ``bm25()`` of an OR of the
+        phrases, sign flipped."""
         score = np.zeros(len(self.lengths))
         matched = np.zeros(len(self.lengths), dtype=bool)
         for phrase in phrases:
@@ -95,15 +91,7 @@ class Postings:
             score[rows] += idf * ((freq * (K1 + 1.0)) / (freq + norm))
             matched[rows] = True
         ids = np.flatnonzero(matched)
-        if allowed is not None:
-            ids = ids[np.isin(ids, allowed)]
-        scores = score[ids]
-        if len(ids) > k:
-            # Everything tied with the k-th best stays in, so ties are cut by rowid below.
-            cut = -np.partition(-scores, k - 1)[k - 1]
-            ids, scores = ids[scores >= cut], scores[scores >= cut]
-        order = np.argsort(-scores, kind="stable")[:k]  # ids ascend: ties by rowid
-        return [(int(ids[i]), float(scores[i])) for i in order]
+        return ids, score[ids]
 
     def _occurrences(self, term: int) -> np.ndarray:
         keys: np.ndarray = self.keys[self.starts[term] : self.starts[term + 1]]

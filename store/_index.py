@@ -231,10 +231,12 @@ def _best(
     if allowed is not None:
         inside = np.isin(ids, allowed, assume_unique=True)
         ids, scores = ids[inside], scores[inside]
-    if len(scores) > k:
-        top = np.argpartition(-scores, k)[:k]
-        ids, scores = ids[top], scores[top]
-    order = np.lexsort((ids, -scores))
+    if len(scores) > k > 0:
+        # Everything tied with the k-th best stays in, so ties are cut by id below, not
+        # by where a partition happened to put them.
+        cut = -np.partition(-scores, k - 1)[k - 1]
+        ids, scores = ids[scores >= cut], scores[scores >= cut]
+    order = np.lexsort((ids, -scores))[:k]
     return [(int(ids[i]), float(scores[i])) for i in order]
 
 
@@ -791,7 +793,7 @@ class Index:
         # FTS5 folds diacritics as it tokenizes the query; ASCII terms need no folding, so
         # only they are looked up in memory as they are.
         if postings is not None and all(t.isascii() for p in phrases for t in p):
-            return postings.search(phrases, k, self.filtered_ids(where) if where else None)
+            return _best(*postings.scores(phrases), k, self.filtered_ids(where) if where else None)
         query = _expression(phrases)
         condition, args = where.sql() if where else ("1", [])
         restrict = (
