@@ -14,7 +14,7 @@ import numpy as np
 
 from ragkit import ingest
 from ragkit._config import LADDERS, Config
-from ragkit._errors import LoadError, StoreError
+from ragkit._errors import LoadError, ModelPackError, StoreError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
 from ragkit._language import UNDETERMINED, answer_language, stopwords
 from ragkit._retrieval import rank, search, trusted_dense_weight
@@ -178,7 +178,9 @@ class Assistant:
     def ladder(self) -> list[str]:
         """The generators that answer, smallest first: the ones given, else the configured
         pack, else the installed packs of ``Config.ladder``: all of them for
-        ``generator="ladder"``, the largest alone for ``"auto"``."""
+        ``generator="ladder"``; for ``"auto"`` the default pack
+        (:meth:`ModelPacks.set_default`) if one is set, else the largest of them alone, else
+        the only generator pack installed."""
         if self._ladder is None:
             config = self.config
             if config.generator not in LADDERS:
@@ -186,7 +188,13 @@ class Assistant:
             else:
                 installed = self._installed_generators()
                 climb = [name for name in config.ladder if name in installed]
-                self._ladder = climb if config.generator == "ladder" else climb[-1:]
+                default = self.packs.default() if config.generator == "auto" else None
+                if config.generator == "ladder":
+                    self._ladder = climb
+                elif default is not None and default in installed:
+                    self._ladder = [default]
+                else:
+                    self._ladder = climb[-1:] or (sorted(installed) if len(installed) == 1 else [])
             self._rungs = [None] * len(self._ladder)
         return list(self._ladder)
 
@@ -211,7 +219,17 @@ class Assistant:
     def generator(self) -> TextGenerator:
         """The first generator of the :meth:`ladder`, loaded on first use."""
         if not self.ladder():
-            # No rung installed: the error names the pack the configuration expects.
+            installed = sorted(self._installed_generators())
+            if installed:
+                raise ModelPackError(
+                    f"none of the generator packs Config.ladder names "
+                    f"({', '.join(self.config.ladder)}) is installed in "
+                    f"{self.config.models_dir}, and no default generator is set; installed "
+                    f"generator packs: {', '.join(installed)}. Choose one with `ragkit models "
+                    "default NAME` (ModelPacks.set_default) or --model NAME "
+                    "(Config.generator)."
+                )
+            # None installed: the error names the pack the configuration expects.
             self.packs.get(self.config.ladder[0], "generator")
         return self._rung(0)
 
