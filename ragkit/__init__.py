@@ -41,6 +41,7 @@ from ragkit._errors import (
     RagkitError,
     StoreError,
 )
+from ragkit._settings import LoadedConfig, load_config
 from ragkit._types import (
     Answer,
     AnswerSentence,
@@ -88,6 +89,7 @@ __all__ = [
     "IngestProgress",
     "IngestReport",
     "LoadError",
+    "LoadedConfig",
     "ModelPack",
     "ModelPackError",
     "ModelPacks",
@@ -101,4 +103,5 @@ __all__ = [
     "TextGenerator",
     "Turn",
     "doctor",
+    "load_config",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,10 @@ LARGE_GENERATOR = "qwen2.5-coder-1.5b-q4km"
 TINY_GENERATOR = "smollm2-135m-q4_1"
 
 
-def default_home() -> Path:
-    """``$RAGKIT_HOME`` if set, else the platform's per-user data directory."""
-    env = os.environ.get("RAGKIT_HOME")
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$RAGKIT_HOME`` if set (in ``environ``, by default the process's environment), else
+    the platform's per-user data directory."""
+    env = (os.environ if environ is None else environ).get("RAGKIT_HOME")
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -55,7 +56,9 @@ class Config:
     # failed the check 87% of the time, so climbing doubled the time to first token (11.6 s
     # against 5.9 under load) for the same F1 (0.534 / 0.525), and replayed over 90 + 90
     # questions it left more wrong answers unflagged than the 1.5B alone at every judge
-    # threshold. A pack name answers with that pack alone.
+    # threshold. "auto" answers with the default pack instead when one is set (`ragkit models
+    # default`, ModelPacks.set_default), and with the only generator pack installed when none
+    # of the ladder's is. A pack name answers with that pack alone.
     generator: str = "auto"
     ladder: tuple[str, ...] = (DEFAULT_GENERATOR, LARGE_GENERATOR)
     # The model that judges whether a cited passage states an answer sentence: "auto" is the
