@@ -1,5 +1,5 @@
-"""The `ragkit` command line: ingest, watch, ask, chat, search, ls, rm, vacuum, models, eval,
-doctor.
+"""The `ragkit` command line: ingest, watch, ask, chat, search, ls, rm, vacuum, audit,
+encrypt, decrypt, serve, models, doctor, config, eval.
 
 Exit codes: 0 success; 1 the operation failed (a ragkit error, nothing could be ingested, a
 failed check); 2 bad usage.
@@ -30,8 +30,8 @@ from rich.table import Table
 from rich.text import Text
 
 import ragkit
-from ragkit import Assistant, Config, RagkitError
-from ragkit.models import build_packs
+from ragkit import Assistant, Config, LoadedConfig, RagkitError
+from ragkit.models import build_packs, find_local_models, lmstudio_dirs, ollama_dir
 from ragkit.store import is_encrypted
 
 if TYPE_CHECKING:
@@ -45,9 +45,10 @@ _KEY_ENV = "RAGKIT_KEY"
 
 
 class _Context:
-    def __init__(self, db: Path | None, config: Config, key_file: Path | None) -> None:
+    def __init__(self, db: Path | None, loaded: LoadedConfig, key_file: Path | None) -> None:
         self.db = db
-        self.config = config
+        self.loaded = loaded
+        self.config = loaded.config
         self.key_file = key_file
 
     @property
@@ -203,15 +204,25 @@ def _run(fn: Any) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="RAGKIT_CONFIG",
+    metavar="FILE",
+    help="Settings file (TOML; default: ragkit.toml in this folder, else in the user config "
+    "folder). Flags win over RAGKIT_<SETTING> variables, which win over the file.",
+)
+@click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="RAGKIT_DB",
-    help="Index file to use (default: $RAGKIT_HOME/index.db).",
+    help="Index file to use (default: index.db in the --home folder).",
 )
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help="ragkit's data folder, holding models/ (default: $RAGKIT_HOME or the user data dir).",
+    help="ragkit's data folder, holding models/ (default: $RAGKIT_HOME, else home in the "
+    "settings file, else the user data dir).",
 )
 @click.option(
     "--model",
@@ -233,6 +244,7 @@ def _run(fn: Any) -> Any:
 @click.pass_context
 def main(
     ctx: click.Context,
+    config_file: Path | None,
     db: Path | None,
     home: Path | None,
     generator: str | None,
@@ -242,18 +254,18 @@ def main(
     """Offline RAG: cited answers from your own documents. Nothing leaves this machine."""
     # pypdf logs a warning per damaged object; the one line per bad file below is enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    changes: dict[str, Any] = {}
+    flags: dict[str, Any] = {}
     if home:
-        changes["home"] = home
+        flags["home"] = home
     if generator:
-        changes["generator"] = generator
+        flags["generator"] = generator
     if encoder:
-        changes["encoder"] = encoder
+        flags["encoder"] = encoder
     try:
-        config = Config(**changes)
+        loaded = ragkit.load_config(config_file, overrides=flags)
     except RagkitError as exc:
         _fail(str(exc))
-    ctx.obj = _Context(db, config, key_file)
+    ctx.obj = _Context(db, loaded, key_file)
 
 
 # documents ---------------------------------------------------------------------------------
@@ -746,27 +758,10 @@ def ask(
     with obj.assistant(config=config) as kb:
         if as_json:
             answer = _run(lambda: kb.ask(question, where=where, mode=mode, strict=strict))
-            click.echo(json.dumps(_answer_json(answer), indent=2))
+            click.echo(json.dumps(answer.as_dict(), indent=2))
             return
         answer = _run(lambda: _show_answer(kb, question, where=where, mode=mode, strict=strict))
     _print_sources(answer)
-
-
-def _answer_json(answer: ragkit.Answer) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "mode": answer.mode,
-        "model": answer.model,
-        "escalated": answer.escalated,
-        "note": answer.note,
-        "sentences": [dataclasses.asdict(s) for s in answer.sentences],
-        "citations": [dataclasses.asdict(c) for c in answer.citations],
-        "invalid_citations": list(answer.invalid_citations),
-        "conflicts": [dataclasses.asdict(c) for c in answer.conflicts],
-        "passages": [dataclasses.asdict(p) for p in answer.passages],
-    }
 
 
 def _show_answer(
@@ -994,7 +989,7 @@ def search(
 
 @main.group()
 def models() -> None:
-    """List, build, verify and add model packs."""
+    """List, build, verify, add, import and remove model packs; set the default generator."""
 
 
 class _PackProgress:
@@ -1025,8 +1020,9 @@ def _pack_bar() -> Progress:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def models_list(obj: _Context, as_json: bool) -> None:
-    """List installed packs (without re-hashing them)."""
-    packs = ragkit.ModelPacks(obj.config).list()
+    """List installed packs (without re-hashing them); * marks the default generator."""
+    installed = ragkit.ModelPacks(obj.config)
+    packs, default = installed.list(), installed.default()
     if as_json:
         click.echo(
             json.dumps(
@@ -1035,6 +1031,9 @@ def models_list(obj: _Context, as_json: bool) -> None:
                         "name": p.name,
                         "kind": p.kind,
                         "path": str(p.path),
+                        "size": p.size,
+                        "reference": str(p.reference) if p.reference else None,
+                        "default": p.name == default,
                         "license": p.license,
                         "source": p.source,
                     }
@@ -1044,12 +1043,36 @@ def models_list(obj: _Context, as_json: bool) -> None:
             )
         )
         return
-    table = Table("name", "kind", "license", "source", box=None)
+    table = Table("", "name", "kind", "size", "license", "file", "source", box=None)
     for p in packs:
-        table.add_row(_plain(p.name, name=True), p.kind, _plain(p.license), _plain(p.source))
+        table.add_row(
+            "*" if p.name == default else "",
+            _plain(p.name, name=True),
+            p.kind,
+            _size(p.size),
+            _plain(p.license),
+            _plain(p.reference, name=True) if p.reference else "in the pack",
+            _plain(p.source),
+        )
     out.print(table)
     if not packs:
-        out.print(_plain(f"no packs in {obj.config.models_dir}; run `ragkit models build`."))
+        out.print(
+            _plain(
+                f"no packs in {obj.config.models_dir}; run `ragkit models build`, or `ragkit "
+                "models import` for the models Ollama and LM Studio downloaded."
+            )
+        )
+
+
+_UNITS = ("B", "kB", "MB", "GB", "TB")
+
+
+def _size(n: int) -> str:
+    """``n`` bytes for people (``94.1 MB``)."""
+    power = 0
+    while power < len(_UNITS) - 1 and n >= 1000 ** (power + 1):
+        power += 1
+    return f"{n} B" if power == 0 else f"{n / 1000**power:.1f} {_UNITS[power]}"
 
 
 @models.command("build")
@@ -1109,7 +1132,11 @@ def models_verify(obj: _Context, names: tuple[str, ...]) -> None:
 
 @models.command("add")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--name", help="Pack name (default: the file name without .gguf).")
+@click.option(
+    "--name",
+    help="Pack name (default: the model's name for an Ollama blob, else the file name "
+    "without .gguf).",
+)
 @click.option(
     "--license",
     "license_",
@@ -1117,22 +1144,188 @@ def models_verify(obj: _Context, names: tuple[str, ...]) -> None:
     show_default=True,
     help="License of the weights, recorded in the manifest.",
 )
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Register the file where it is, by reference, instead of copying it into the pack "
+    "(it must then stay there, unchanged).",
+)
 @click.pass_obj
-def models_add(obj: _Context, path: Path, name: str | None, license_: str) -> None:
+def models_add(obj: _Context, path: Path, name: str | None, license_: str, link: bool) -> None:
     """Register a GGUF model you bring as a generator pack (use it with --generator NAME)."""
     with _pack_bar() as bar:
         pack = _run(
             lambda: ragkit.ModelPacks(obj.config).add_gguf(
-                path, name, license=license_, progress=_PackProgress(bar)
+                path, name, license=license_, copy=not link, progress=_PackProgress(bar)
             )
         )
+    where = f"by reference to {pack.reference}" if pack.reference else f"at {pack.path}"
     out.print(
         _plain(
-            f"added generator pack {pack.name} at {pack.path}; "
+            f"added generator pack {pack.name} {where}; "
             f"use it with `ragkit --generator {pack.name} ask ...`"
         ),
         highlight=False,
     )
+
+
+@models.command("import")
+@click.option(
+    "--ollama",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Ollama's models folder (default: $OLLAMA_MODELS, else ~/.ollama/models).",
+)
+@click.option(
+    "--lmstudio",
+    type=click.Path(file_okay=False, path_type=Path),
+    multiple=True,
+    help="LM Studio's models folder (repeatable; default: ~/.lmstudio/models and "
+    "~/.cache/lm-studio/models).",
+)
+@click.option(
+    "--copy", is_flag=True, help="Copy the models into their packs instead of referring to them."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be registered; change nothing.")
+@click.pass_obj
+def models_import(
+    obj: _Context, ollama: Path | None, lmstudio: tuple[Path, ...], copy: bool, dry_run: bool
+) -> None:
+    """Register the GGUF models Ollama and LM Studio downloaded as generator packs, by
+    reference (nothing is copied unless --copy)."""
+    found = find_local_models(ollama, list(lmstudio) or None)
+    if not found:
+        folders = [ollama or ollama_dir(), *(lmstudio or lmstudio_dirs())]
+        out.print(_plain(f"no GGUF models found in {', '.join(map(str, folders))}."))
+        return
+    packs = ragkit.ModelPacks(obj.config)
+    with _pack_bar() as bar:
+        results = _run(
+            lambda: packs.import_models(
+                found, copy=copy, dry_run=dry_run, progress=_PackProgress(bar)
+            )
+        )
+    table = Table("", "pack", "model", "from", "size", "file", box=None)
+    for r in results:
+        status = f"would be {r.status}" if dry_run and r.status != "unchanged" else r.status
+        table.add_row(
+            status,
+            _plain(r.name, name=True),
+            _plain(r.model.name, name=True),
+            r.model.source,
+            _size(r.model.size),
+            _plain(r.model.path, name=True),
+        )
+    out.print(table)
+    counts = {s: sum(r.status == s for r in results) for s in ("added", "updated", "unchanged")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    out.print(_plain(f"{len(results)} found: {summary}{' (dry run)' if dry_run else ''}."))
+    if not dry_run and packs.default() is None:
+        out.print(
+            _plain(
+                "Answer with one by default: `ragkit models default NAME` (or once: "
+                "`ragkit --model NAME ask ...`)."
+            )
+        )
+
+
+@models.command("default")
+@click.argument("name", required=False)
+@click.option("--clear", is_flag=True, help="Unset the default generator.")
+@click.pass_obj
+def models_default(obj: _Context, name: str | None, clear: bool) -> None:
+    """Set the generator pack that answers when --model is auto (the default); with no NAME,
+    show it."""
+    if clear and name:
+        raise click.UsageError("give a NAME or --clear, not both.")
+    packs = ragkit.ModelPacks(obj.config)
+    if clear or name:
+        _run(lambda: packs.set_default(name))
+    current = packs.default()
+    if current is None:
+        out.print(
+            _plain(
+                "no default generator: auto answers with the largest installed pack of the "
+                "ladder, else the only generator pack installed."
+            )
+        )
+    else:
+        out.print(_plain(f"default generator: {current}"), highlight=False)
+
+
+@models.command("rm")
+@click.argument("name")
+@click.pass_obj
+def models_rm(obj: _Context, name: str) -> None:
+    """Remove a pack (a model file it refers to is left where it is)."""
+    pack = _run(lambda: ragkit.ModelPacks(obj.config).remove(name))
+    kept = f"; {pack.reference} is left where it is" if pack.reference else ""
+    out.print(_plain(f"removed {pack.kind} pack {pack.name}{kept}."), highlight=False)
+
+
+# serving -----------------------------------------------------------------------------------
+
+_API_KEY_ENV = "RAGKIT_API_KEY"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free."
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help=f"File holding the API key clients must send (else ${_API_KEY_ENV}); required on "
+    "any address but loopback.",
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(1),
+    default=16,
+    show_default=True,
+    help="Questions answering or waiting at once; past it clients get 503 and retry.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="URL",
+    help="Let web pages from this origin call the API (repeatable; none by default).",
+)
+@click.pass_obj
+def serve(
+    obj: _Context,
+    host: str,
+    port: int,
+    api_key_file: Path | None,
+    max_queue: int,
+    cors_origins: tuple[str, ...],
+) -> None:
+    """Serve the index: an OpenAI-compatible API and a web page, until Ctrl-C."""
+    from ragkit.server import ServerSettings
+    from ragkit.server import serve as run_server
+
+    api_key = (
+        _read_key_file(api_key_file, "--api-key-file")
+        if api_key_file is not None
+        else os.environ.get(_API_KEY_ENV) or None
+    )
+    settings = ServerSettings(
+        db=obj.path,
+        config=obj.config,
+        key=obj.key() if obj.path.is_file() else None,
+        api_key=api_key,
+        max_queue=max_queue,
+        cors_origins=cors_origins,
+    )
+
+    def ready(address: str) -> None:
+        # The first line on stdout is the address, for scripts that start the server.
+        click.echo(f"ragkit serving {obj.path} at {address}", nl=True)
+        sys.stdout.flush()
+        err.print(_plain("Ctrl-C stops it.", "dim"), highlight=False)
+
+    _run(lambda: run_server(settings, host=host, port=port, ready=ready))
 
 
 # diagnosis ---------------------------------------------------------------------------------
@@ -1155,6 +1348,49 @@ def doctor(obj: _Context, as_json: bool) -> None:
         out.print(table)
     if not all(c.ok for c in checks):
         sys.exit(1)
+
+
+# settings ----------------------------------------------------------------------------------
+
+
+@main.group("config")
+def config_() -> None:
+    """The settings in effect: flags, then RAGKIT_<SETTING> variables, then ragkit.toml."""
+
+
+@config_.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def config_show(obj: _Context, as_json: bool) -> None:
+    """Print every setting, its value and where it came from (flag, env, file or default)."""
+    loaded = obj.loaded
+    if as_json:
+        settings = {
+            name: {"value": _json_value(getattr(loaded.config, name)), "from": origin}
+            for name, origin in loaded.origins.items()
+        }
+        file = None if loaded.file is None else str(loaded.file)
+        click.echo(json.dumps({"file": file, "settings": settings}, indent=2))
+        return
+    if loaded.file is None:
+        looked = ", ".join(map(str, loaded.searched))
+        out.print(_plain(f"no settings file (looked for {looked})"), soft_wrap=True)
+    else:
+        out.print(Text.assemble("settings file: ", _plain(loaded.file, name=True)), soft_wrap=True)
+    table = Table("setting", "value", "from", box=None)
+    for name, origin in loaded.origins.items():
+        value = getattr(loaded.config, name)
+        shown = ", ".join(value) if isinstance(value, tuple) else "none" if value is None else value
+        # The file is named above; a column of its path would only push the values apart.
+        where = "file" if origin == f"file {loaded.file}" else origin
+        table.add_row(name, _plain(shown), _plain(where, "dim" if where == "default" else ""))
+    out.print(table)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    return list(value) if isinstance(value, tuple) else value
 
 
 # evaluation --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
 from ragkit._errors import ConfigError
@@ -183,6 +183,24 @@ class Answer:
     def unsupported(self) -> tuple[AnswerSentence, ...]:
         """The sentences no given passage supports well enough."""
         return tuple(s for s in self.sentences if not s.supported)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready data (``ragkit ask --json``, the server's ``ragkit``
+        field): its text, flags, sentences with support, citations, conflicts, passages."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "model": self.model,
+            "escalated": self.escalated,
+            "note": self.note,
+            "sentences": [asdict(s) for s in self.sentences],
+            "citations": [asdict(c) for c in self.citations],
+            "invalid_citations": list(self.invalid_citations),
+            "conflicts": [asdict(c) for c in self.conflicts],
+            "passages": [asdict(p) for p in self.passages],
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

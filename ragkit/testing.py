@@ -100,11 +100,12 @@ class ScriptedGenerator:
         return sum(self.count_tokens(m["content"]) for m in messages)
 
     def stream(self, messages: Messages, *, max_tokens: int, temperature: float) -> Iterator[str]:
-        """The script's pieces; the request is recorded as soon as it is made."""
+        """The script's pieces; the request is recorded as soon as it is made. A script
+        function returning a generator is read lazily, piece by piece, as a model writes:
+        a test can hold the model mid-answer."""
         self.calls.append(GeneratorCall(tuple(dict(m) for m in messages), max_tokens, temperature))
         script = self._script(messages) if callable(self._script) else self._script
-        pieces = word_pieces(script) if isinstance(script, str) else list(script)
-        return iter(pieces)
+        return iter(word_pieces(script) if isinstance(script, str) else script)
 
     def yes_odds(self, messages: Messages) -> float:
         """The scripted ``verdict``: a fixed log-odds of "yes" (4.0 unless set, a clear yes),

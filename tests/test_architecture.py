@@ -18,7 +18,14 @@ FOLDERS = {
     "ragkit.ingest": "ingest",
     "ragkit.cli": "cli",
 }
-PUBLIC_MODULES = {"ragkit", "ragkit.eval", "ragkit.models", "ragkit.store", "ragkit.ingest"}
+PUBLIC_MODULES = {
+    "ragkit",
+    "ragkit.eval",
+    "ragkit.models",
+    "ragkit.server",
+    "ragkit.store",
+    "ragkit.ingest",
+}
 
 
 def _modules() -> dict[str, Path]:

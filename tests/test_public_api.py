@@ -16,7 +16,7 @@ import pytest
 import ragkit
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBPACKAGES = ["ragkit.eval", "ragkit.models", "ragkit.store", "ragkit.ingest"]
+SUBPACKAGES = ["ragkit.eval", "ragkit.models", "ragkit.server", "ragkit.store", "ragkit.ingest"]
 # Result types are read, not built, by users: keyword-only construction lets fields be added
 # or reordered without silently shifting positional arguments.
 RESULTS = [
@@ -30,6 +30,7 @@ RESULTS = [
     "IngestFailure",
     "IngestProgress",
     "IngestReport",
+    "LoadedConfig",
     "Passage",
     "Turn",
 ]

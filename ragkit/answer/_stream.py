@@ -29,10 +29,22 @@ class AnswerStream:
         return cls(iter([answer.text]), lambda _text: answer)
 
     def __iter__(self) -> Iterator[str]:
-        for piece in self._pieces:
-            self._text.append(piece)
-            yield piece
+        try:
+            for piece in self._pieces:
+                self._text.append(piece)
+                yield piece
+        except GeneratorExit:
+            self.close()
+            raise
         self._finished()
+
+    def close(self) -> None:
+        """Stop the answer where it is: the model stops writing now, on this thread, and is
+        free for the next question (a server does this when its client disconnects). Called
+        too when an iteration over the stream is closed. :attr:`answer` is then unavailable."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
 
     def _finished(self) -> Answer:
         if self._answer is None:
