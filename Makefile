@@ -17,7 +17,7 @@ BUILD_FLAGS := $(if $(SMALL_DISK),--no-large,)
 # allows one, so the demo proves it needs no network.
 NONET := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
 
-.PHONY: demo test check install packs clean
+.PHONY: demo test check install packs browser clean
 
 # llama.cpp is compiled here for this CPU (-march=native), but without AMX: on a Xeon that
 # reports AMX its tile instructions raised SIGILL in llama.cpp's worker threads (seen with
@@ -56,7 +56,11 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: check packs
+# The web page's tests need a real browser: Debian's Chromium and ChromeDriver.
+browser:
+	.ci/install-browser
+
+test: check packs browser
 	$(BIN)/python -m pytest -q
 
 clean:

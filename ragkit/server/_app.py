@@ -73,6 +73,9 @@ class ServerSettings:
     """Largest upload through the page, in bytes (413 above)."""
     cors_origins: tuple[str, ...] = ()
     """Origins other web pages may call the API from; none by default."""
+    uploads: Path | None = None
+    """Where documents uploaded through the page are kept (default: ``<home>/uploads``); the
+    index cites them there, so they stay."""
 
 
 def create_app(
@@ -376,7 +379,7 @@ def create_app(
                 400, "send the documents as multipart form fields named 'file'.", param="file"
             )
         collection = form.get("collection")
-        folder = config.home / "uploads"
+        folder = settings.uploads or config.home / "uploads"
         private_folder(folder)
         saved: list[Path] = []
         for upload_file in files:
