@@ -8,6 +8,7 @@ import base64
 import contextlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -274,10 +275,12 @@ def test_the_page_and_its_assets_come_from_the_server_alone(scripted_server) -> 
 
 @contextlib.contextmanager
 def ragkit_serve(
-    db: Path, *args: str, env: dict[str, str] | None = None
+    db: Path, *args: str, env: dict[str, str] | None = None, wrap: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`ragkit --db DB ... serve --port 0` in a subprocess; yields its URL and the process."""
+    """`ragkit --db DB ... serve --port 0` in a subprocess (run by ``wrap``, e.g. strace);
+    yields its URL and the process."""
     command = [
+        *wrap,
         sys.executable,
         "-m",
         "ragkit.cli",
@@ -356,3 +359,34 @@ def test_ragkit_serve_answers_openai_clients(samples_copy: Path, encoder: TextEn
         assert sorted(Path(d["path"]).name for d in listed.json()["data"]) == sorted(
             p.name for p in Path(SAMPLES).iterdir()
         )
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")
+def test_ragkit_serve_opens_no_connection_of_its_own(samples_copy: Path, tmp_path: Path) -> None:
+    """At the system-call level: one listening socket on loopback, data sent only to the
+    clients it accepted, not one connect()."""
+    trace = tmp_path / "strace.log"
+    wrap = (
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=socket,connect,bind,sendto,sendmsg",
+        "-o",
+        str(trace),
+    )
+    with ragkit_serve(samples_copy, wrap=wrap) as (url, _process):
+        api = client(url)
+        api.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": RECORDS}], stream=False
+        )
+        api.embeddings.create(input="visitor parking", model="auto")
+        assert httpx.get(f"{url}/").status_code == 200
+    calls = [line.split(None, 1)[1] for line in trace.read_text().splitlines() if " " in line]
+    internet = [c for c in calls if "AF_INET" in c and c.startswith("socket(")]
+    assert len(internet) == 1, internet
+    binds = [c for c in calls if c.startswith("bind(")]
+    assert binds and all('inet_addr("127.0.0.1")' in c for c in binds if "AF_INET" in c), binds
+    assert [c for c in calls if c.startswith("connect(") and "AF_UNIX" not in c] == []
+    sends = [c for c in calls if c.startswith(("sendto(", "sendmsg("))]
+    assert any("HTTP/1.1 200" in c for c in sends), "strace saw none of the server's replies"
