@@ -10,12 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from ragkit import Assistant, Config, ModelPackError, ModelPacks
 from ragkit._config import TINY_GENERATOR, default_home
-from ragkit.cli import main
 from ragkit.models import LocalModel, find_local_models, lmstudio_dirs, ollama_dir
+
+from .test_cli import flat, run
+from .test_packs import flip_byte
 
 MODEL_LAYER = "application/vnd.ollama.image.model"
 LMSTUDIO_FILE = "Qwen2.5-0.5B-Instruct-Q4_K_M"
@@ -133,14 +134,6 @@ def packs(tmp_path: Path) -> ModelPacks:
     return ModelPacks(Config(home=tmp_path / "home"))
 
 
-def flip_byte(path: Path, offset: int = 100) -> None:
-    with path.open("r+b") as fh:
-        fh.seek(offset)
-        byte = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-
-
 # --- discovery -------------------------------------------------------------------------------
 
 
@@ -248,7 +241,7 @@ def test_a_changed_or_vanished_file_is_refused(
     packs.import_models(found)
     blob = found[2].path
     if change == "flip":
-        flip_byte(blob)
+        flip_byte(blob, 100)
     elif change == "grow":
         with blob.open("ab") as fh:
             fh.write(b"\0")
@@ -264,7 +257,7 @@ def test_a_changed_or_vanished_file_is_refused(
 def test_import_again_registers_a_changed_file(found: list[LocalModel], packs: ModelPacks) -> None:
     packs.import_models(found)
     studio = found[0].path
-    flip_byte(studio)
+    flip_byte(studio, 100)
     with pytest.raises(ModelPackError, match="ragkit models import"):
         packs.get(LMSTUDIO)
     again = find_local_models(found[2].path.parent.parent, [studio.parents[2]])
@@ -360,17 +353,6 @@ def test_a_real_model_held_by_reference_generates(tmp_path: Path) -> None:
 
 
 # --- the command line ----------------------------------------------------------------------
-
-
-def run(*args: str, ok: bool = True) -> Result:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def flat(output: str) -> str:
-    return " ".join(output.split())
 
 
 def test_cli_import_default_list_rm(
