@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import re
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -236,7 +238,8 @@ def create_app(
                         answer = item.value
             finally:
                 consumer.close()
-            assert answer is not None
+            if answer is None:
+                raise RuntimeError("the answer's job ended without an answer")
             return JSONResponse(completion(answer, chat_request.model, request_id))
 
         model = chat_request.model
@@ -373,28 +376,33 @@ def create_app(
                 413, f"the upload is over {settings.max_upload} bytes.", code="body_too_large"
             )
         form = await request.form(max_files=50, max_fields=10)
-        files = [v for v in form.getlist("file") if hasattr(v, "filename")]
+        files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
         if not files:
             raise ApiError(
                 400, "send the documents as multipart form fields named 'file'.", param="file"
             )
+        # A body sent without a length is only measured once parsed (spooled to disk).
+        if sum(f.size or 0 for f in files) > settings.max_upload:
+            raise ApiError(
+                413, f"the upload is over {settings.max_upload} bytes.", code="body_too_large"
+            )
         collection = form.get("collection")
         folder = settings.uploads or config.home / "uploads"
-        private_folder(folder)
-        saved: list[Path] = []
-        for upload_file in files:
-            name = (
-                _SAFE_NAME.sub("_", Path(str(upload_file.filename or "upload")).name).strip(" .")
-                or "upload"
-            )
-            target = folder / name
-            target.write_bytes(await upload_file.read())  # type: ignore[union-attr]
-            saved.append(target)
+        targets = [
+            folder
+            / (_SAFE_NAME.sub("_", Path(f.filename or "upload").name).strip(" .") or "upload")
+            for f in files
+        ]
 
         def work() -> dict[str, Any]:
+            private_folder(folder)
+            for upload_file, target in zip(files, targets, strict=True):
+                with target.open("wb") as out:
+                    shutil.copyfileobj(upload_file.file, out)
             kb = assistant("index", config.generator)
             report = kb.add(
-                saved, collection=collection if isinstance(collection, str) and collection else None
+                targets,
+                collection=collection if isinstance(collection, str) and collection else None,
             )
             return {
                 "added": report.added,

@@ -22,6 +22,7 @@ __all__ = [
     "completion_chunk",
     "embeddings",
     "error_body",
+    "new_id",
     "read_filter",
     "sources_text",
 ]
