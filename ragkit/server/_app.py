@@ -91,7 +91,7 @@ def create_app(
     request at a time); searches, embeddings, the document list and uploads on another.
     """
     config = settings.config
-    db = settings.db if settings.db is not None else config.default_db
+    db = Path(settings.db) if settings.db is not None else config.default_db
 
     def default_open(cfg: Config) -> Assistant:
         return Assistant(db, cfg, key=settings.key)
