@@ -14,7 +14,7 @@ import numpy as np
 
 from ragkit import ingest
 from ragkit._config import LADDERS, Config
-from ragkit._errors import LoadError, ModelPackError, StoreError
+from ragkit._errors import ConfigError, LoadError, ModelPackError, StoreError
 from ragkit._ingestion import FileSource, Labels, Limits, TextSource, run_ingest
 from ragkit._language import UNDETERMINED, answer_language, stopwords
 from ragkit._retrieval import rank, search, trusted_dense_weight
@@ -59,7 +59,7 @@ from ragkit.models._interfaces import (
     encoder_languages,
 )
 from ragkit.models._packs import ModelPacks
-from ragkit.store import AuditEntry, Filter, Index, change_key, index_files
+from ragkit.store import AuditEntry, Filter, Store, change_key, index_files, is_url, open_store
 
 __all__ = ["Assistant"]
 
@@ -113,7 +113,16 @@ class Assistant:
     ) -> None:
         self.config = config or Config()
         self._key = key
-        self.db_path = Path(db_path) if db_path is not None else self.config.default_db
+        # A PostgreSQL URL stays a string: a Path would fold its "//".
+        self.db_path: str | Path = (
+            db_path
+            if isinstance(db_path, str) and is_url(db_path)
+            else Path(db_path)
+            if db_path is not None
+            else self.config.default_db
+        )
+        # The index file, or None for an index in a database server.
+        self._file = None if isinstance(self.db_path, str) else self.db_path
         self.packs = ModelPacks(self.config)
         self._encoder: TextEncoder | None = encoder
         given = [generator] if isinstance(generator, TextGenerator) else list(generator or [])
@@ -123,7 +132,7 @@ class Assistant:
         default_judge = given[-1] if given and self.config.judge != "off" else None
         self._judge: TextGenerator | None = judge or default_judge
         self._installed: frozenset[str] | None = None
-        self._index: Index | None = None
+        self._index: Store | None = None
         self._may_create = False
 
     # lifecycle -----------------------------------------------------------------------------
@@ -160,11 +169,9 @@ class Assistant:
         try:
             if self._index is not None:
                 return self._index.meta().get("encoder_pack")
-            if not self.db_path.is_file():
+            if self._file is not None and not self._file.is_file():
                 return None
-            with Index(
-                self.db_path, busy_timeout=self.config.busy_timeout, create=False, key=self._key
-            ) as index:
+            with self._plain_index(create=False) as index:
                 return index.meta().get("encoder_pack")
         except StoreError:
             return None  # opening the index to use it reports what is wrong with it
@@ -246,7 +253,7 @@ class Assistant:
             self._judge = self._load_generator(name, _JUDGE_CTX)
         return self._judge
 
-    def _open(self, *, with_encoder: bool, create: bool = True) -> Index:
+    def _open(self, *, with_encoder: bool, create: bool = True) -> Store:
         """The index, opened once and kept; ``create`` lets adding documents create the file
         (and bind the encoder), while reading and removing never create or convert one."""
         index = self._index
@@ -261,7 +268,7 @@ class Assistant:
             with_encoder
             and self._encoder is None
             and self.config.encoder == "auto"
-            and self.db_path.is_file()
+            and (self._file is None or self._file.is_file())
         ):
             # The pack the index records chooses the encoder: read on the connection that is
             # kept (opening an encrypted index costs its key derivation each time).
@@ -281,7 +288,7 @@ class Assistant:
             self._index = index
         elif with_encoder:
             enc = self.encoder
-            self._index = Index(
+            self._index = open_store(
                 self.db_path,
                 fingerprint=enc.fingerprint,
                 dims=enc.dims,
@@ -296,9 +303,9 @@ class Assistant:
         self._may_create = create
         return self._index
 
-    def _plain_index(self, create: bool) -> Index:
+    def _plain_index(self, create: bool) -> Store:
         """The index opened with no encoder bound."""
-        return Index(
+        return open_store(
             self.db_path, busy_timeout=self.config.busy_timeout, create=create, key=self._key
         )
 
@@ -351,7 +358,7 @@ class Assistant:
         started = time.monotonic()
         report = IngestReport()
         files: list[Path] = []
-        own_files = index_files(self.db_path.resolve())
+        own_files = index_files(self._file.resolve()) if self._file is not None else []
 
         def skipped(path: str, reason: str) -> None:  # a bad entry never stops the walk
             report.failed.append(IngestFailure(path=path, reason=reason))
@@ -392,7 +399,7 @@ class Assistant:
 
     def _prune(self, scopes: list[Path], kept: list[Path]) -> list[str]:
         """Remove the documents at or under ``scopes`` whose files are not ``kept``."""
-        if not self.db_path.exists() and self._index is None:
+        if self._file is not None and not self._file.exists() and self._index is None:
             return []  # nothing was ever indexed here, and pruning creates nothing
         index = self._open(with_encoder=False, create=False)
         # A set, looked up by each document's folders: a watch's pass may bring many scopes.
@@ -446,7 +453,7 @@ class Assistant:
         watch_folders(
             folders,
             sync,
-            own_files=index_files(self.db_path),
+            own_files=index_files(self._file) if self._file is not None else [],
             debounce=debounce,
             on_report=on_report,
             stop=stop,
@@ -552,9 +559,15 @@ class Assistant:
         self._change_key(None)
 
     def _change_key(self, new_key: str | None) -> None:
+        if self._file is None:
+            raise ConfigError(
+                "an index in PostgreSQL is not encrypted by ragkit: encryption is the "
+                "server's business (TLS to it, sslmode=verify-full in the URL, and encrypted "
+                "disks)."
+            )
         self.close()
         change_key(
-            self.db_path, key=self._key, new_key=new_key, busy_timeout=self.config.busy_timeout
+            self._file, key=self._key, new_key=new_key, busy_timeout=self.config.busy_timeout
         )
         self._key = new_key
 
@@ -645,7 +658,7 @@ class Assistant:
             expand=self.config.expand_neighbors,
         )
 
-    def _dense_weight(self, index: Index) -> float:
+    def _dense_weight(self, index: Store) -> float:
         """The vector ranking's share in hybrid search on ``index`` for this encoder."""
         return trusted_dense_weight(
             self.config.dense_weight, encoder_languages(self.encoder), index.languages()

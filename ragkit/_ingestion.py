@@ -15,7 +15,9 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,7 +32,7 @@ from ragkit import ingest
 from ragkit._errors import LoadError
 from ragkit._types import IngestFailure, IngestProgress, IngestReport
 from ragkit.models._interfaces import TextEncoder
-from ragkit.store import Index
+from ragkit.store import Store
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -138,6 +140,10 @@ def _init_worker(tokenizer_json: str, sizes: tuple[int, int], memory_bytes: int)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
     _die_with_parent()
+    # Ctrl-C in a terminal reaches every process of the group: the parent decides what an
+    # interrupt means (it stops the pool), so a worker neither dies mid-file nor prints a
+    # traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_tokenizer = Tokenizer.from_str(tokenizer_json)
     _worker_sizes = sizes
 
@@ -233,10 +239,18 @@ class _WorkerProcess(multiprocessing.context.SpawnProcess):
     def start(self) -> None:
         main = sys.modules["__main__"]
         sys.modules["__main__"] = types.ModuleType("__main__")
+        # A worker inherits an ignored SIGINT, so a Ctrl-C while it starts (importing ragkit
+        # takes it a moment, before its initializer ignores SIGINT too) prints no traceback
+        # from it. The price: a Ctrl-C in those few tenths of a second is lost here as well,
+        # and must be pressed again. Only the main thread may change a signal's handler.
+        on_main = threading.current_thread() is threading.main_thread()
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
         try:
             super().start()
         finally:
             sys.modules["__main__"] = main
+            if on_main:
+                signal.signal(signal.SIGINT, handler)
 
 
 class _WorkerContext(multiprocessing.context.SpawnContext):
@@ -268,7 +282,7 @@ class _Parser:
     def _submit(self, source: Source) -> Future[_Parsed]:
         return self._start().submit(_parse, source, self.limits)
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
         if self.pool is not None:
             for process in list(getattr(self.pool, "_processes", {}).values()):
                 process.kill()
@@ -317,7 +331,7 @@ class _Parser:
             # A stuck or dead worker takes its pool down; start a new one for the rest.
             others = [s for s, _, _ in queue]
             queue.clear()
-            self._kill()
+            self.kill()
             last_result = time.monotonic()
             yield source, (None, reason)
             for other in others:
@@ -325,7 +339,7 @@ class _Parser:
 
 
 def run_ingest(
-    index: Index,
+    index: Store,
     encoder: TextEncoder,
     sources: Sequence[Source],
     *,
@@ -449,6 +463,11 @@ def run_ingest(
                 flush()
         if pending:
             flush()
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed: the files being parsed are of no use now, so the
+        # workers are stopped rather than waited for. Every document written is whole.
+        parser.kill()
+        raise
     finally:
         parser.close()
     return report

@@ -10,7 +10,7 @@ import numpy as np
 from ragkit._language import UNDETERMINED
 from ragkit._text import MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS, sentences, words
 from ragkit._types import Passage, SearchMode
-from ragkit.store import Filter, Index, StoredChunk
+from ragkit.store import Filter, Store, StoredChunk
 
 __all__ = ["fuse", "identifiers", "near_duplicates", "rank", "search", "trusted_dense_weight"]
 
@@ -76,7 +76,7 @@ def trusted_dense_weight(
 
 
 def rank(
-    index: Index,
+    index: Store,
     query_vector: np.ndarray | None,
     question: str,
     *,
@@ -193,7 +193,7 @@ def _repeats(a: str, b: str, a_words: frozenset[str], b_words: frozenset[str]) -
 
 
 def search(
-    index: Index,
+    index: Store,
     query_vector: np.ndarray,
     question: str,
     *,
@@ -253,7 +253,7 @@ def search(
     ]
 
 
-def _expanded(index: Index, chunk: StoredChunk, span: int) -> str:
+def _expanded(index: Store, chunk: StoredChunk, span: int) -> str:
     """The chunk's text joined with its neighbours' in the same page or section.
 
     Neighbouring chunks share overlap sentences; only the part past the previous chunk's end

@@ -1,4 +1,5 @@
-"""ragkit.store: the SQLite index (schema, migrations, vectors, full text)."""
+"""ragkit.store: the index (schema, migrations, vectors, full text) in one SQLite file, or in
+a PostgreSQL schema shared by several machines; :func:`open_store` opens either."""
 
 from ragkit.store._audit import AuditEntry
 from ragkit.store._cipher import change_key
@@ -19,6 +20,8 @@ from ragkit.store._index import (
     StoredDocument,
     fts_query,
 )
+from ragkit.store._interface import Store, is_url, open_store
+from ragkit.store._postgres import PostgresIndex
 from ragkit.store._schema import SCHEMA_VERSION
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "ChunkLike",
     "Filter",
     "Index",
+    "PostgresIndex",
+    "Store",
     "StoredChunk",
     "StoredDocument",
     "can_encrypt",
@@ -37,5 +42,7 @@ __all__ = [
     "fts_query",
     "index_files",
     "is_encrypted",
+    "is_url",
+    "open_store",
     "sqlite_library",
 ]

@@ -9,13 +9,15 @@ read from FTS5's own records), so which path answered never changes a ranking.
 
 from __future__ import annotations
 
+import functools
 import math
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Postings"]
+__all__ = ["Postings", "fts5_tokens", "phrase_scores"]
 
 # FTS5's bm25() constants (fts5_aux.c).
 K1 = 1.2
@@ -35,10 +37,68 @@ def _varints(blob: bytes) -> list[int]:
     return values
 
 
-class Postings:
-    """Every term's occurrences (row and offset) in the FTS5 table ``table``, in memory."""
+@functools.lru_cache(maxsize=1 << 16)
+def _folded(char: str) -> str:
+    lower = char.lower()
+    char = lower if len(lower) == 1 else char
+    parts = unicodedata.normalize("NFD", char)
+    if len(parts) > 1 and parts[0].isascii() and all(unicodedata.combining(m) for m in parts[1:]):
+        return parts[0]
+    # A combining diacritic of its own (text not in NFC) goes, as FTS5 drops it.
+    return "" if "\u0300" <= char <= "\u036f" else char
 
-    def __init__(self, conn: Any, table: str) -> None:
+
+def fts5_tokens(terms: str) -> list[str]:
+    """The tokens FTS5's tokenizer (see ragkit.store._schema.FTS_TOKENIZER) makes of a row of
+    space-separated terms as ragkit._language writes them: split at spaces, case and Latin
+    accents folded. A store without FTS5 indexes these, so its statistics are FTS5's."""
+    tokens = (t if t.isascii() else "".join(_folded(c) for c in t) for t in terms.split())
+    return [t for t in tokens if t]
+
+
+def phrase_scores(
+    n_rows: int, average_length: float, lengths: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """FTS5 ``bm25()``'s share of one phrase in each row it occurs in: ``counts`` its
+    occurrences there, ``lengths`` those rows' token counts, over ``n_rows`` rows of
+    ``average_length`` tokens (the expression and its order of operations are FTS5's)."""
+    idf = math.log((n_rows - len(counts) + 0.5) / (len(counts) + 0.5))
+    idf = idf if idf > 0.0 else 1e-6
+    freq = counts.astype(np.float64)
+    norm = K1 * (1 - B + B * lengths / average_length)
+    scores: np.ndarray = idf * ((freq * (K1 + 1.0)) / (freq + norm))
+    return scores
+
+
+class Postings:
+    """Every term's occurrences (row and offset) in a full-text index, in memory.
+
+    ``keys`` holds every occurrence as ``row << 32 | offset``, grouped by term in the order
+    of ``terms`` (``counts[i]`` of them for ``terms[i]``), each group ascending; ``lengths``
+    each row's token count (indexed by row), ``rows`` and ``average_length`` the index's row
+    count and mean row length. :meth:`read` takes them from an FTS5 table.
+    """
+
+    def __init__(
+        self,
+        terms: Sequence[str],
+        counts: Sequence[int],
+        keys: np.ndarray,
+        lengths: np.ndarray,
+        rows: int,
+        average_length: float,
+    ) -> None:
+        self.terms = {term: n for n, term in enumerate(terms)}
+        self.starts = np.cumsum([0, *counts])
+        # A phrase's later terms are looked up at shifted keys: same row, next offsets.
+        self.keys = keys
+        self.lengths = lengths
+        self.rows = rows
+        self.average_length = average_length
+
+    @classmethod
+    def read(cls, conn: Any, table: str) -> Postings:
+        """The postings of the FTS5 table ``table``, with FTS5's own statistics."""
         conn.execute(
             f"create virtual table if not exists temp.{table}_instance "
             f"using fts5vocab(main, '{table}', 'instance')"
@@ -48,25 +108,22 @@ class Postings:
             f"select term, group_concat(doc), group_concat(offset), count(*) "
             f"from temp.{table}_instance group by term"
         ).fetchall()
-        self.terms = {row[0]: n for n, row in enumerate(rows)}
-        self.starts = np.cumsum([0, *(row[3] for row in rows)])
         if rows:
             docs = np.array(",".join(r[1] for r in rows).split(","), dtype=np.int64)
             offsets = np.array(",".join(r[2] for r in rows).split(","), dtype=np.int64)
         else:
             docs = offsets = np.zeros(0, dtype=np.int64)
-        # A phrase's later terms are looked up at shifted keys: same row, next offsets.
-        self.keys = docs << 32 | offsets
         sizes = conn.execute(f"select id, sz from {table}_docsize").fetchall()
-        self.lengths = np.zeros(max((r[0] for r in sizes), default=0) + 1)
+        lengths = np.zeros(max((r[0] for r in sizes), default=0) + 1)
         for rowid, size in sizes:
-            self.lengths[rowid] = sum(_varints(size))
+            lengths[rowid] = sum(_varints(size))
         averages = conn.execute(
             f"select block from {table}_data where id = ?", (_AVERAGES_ROWID,)
         ).fetchone()
         totals = _varints(averages[0]) if averages else [0, 0]
-        self.rows = totals[0]
-        self.average_length = sum(totals[1:]) / totals[0] if totals[0] else 0.0
+        average = sum(totals[1:]) / totals[0] if totals[0] else 0.0
+        terms, counts = [r[0] for r in rows], [r[3] for r in rows]
+        return cls(terms, counts, docs << 32 | offsets, lengths, totals[0], average)
 
     def scores(self, phrases: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """The rowids matching any of ``phrases`` (each a sequence of terms as the table
@@ -84,11 +141,7 @@ class Postings:
             rows, counts = np.unique(keys >> 32, return_counts=True)
             if not len(rows):
                 continue
-            idf = math.log((self.rows - len(rows) + 0.5) / (len(rows) + 0.5))
-            idf = idf if idf > 0.0 else 1e-6
-            freq = counts.astype(np.float64)
-            norm = K1 * (1 - B + B * self.lengths[rows] / self.average_length)
-            score[rows] += idf * ((freq * (K1 + 1.0)) / (freq + norm))
+            score[rows] += phrase_scores(self.rows, self.average_length, self.lengths[rows], counts)
             matched[rows] = True
         ids = np.flatnonzero(matched)
         return ids, score[ids]

@@ -6,7 +6,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -202,15 +202,23 @@ _R = TypeVar("_R")
 _T = TypeVar("_T")
 
 
-def _guarded(method: Callable[Concatenate[Index, _P], _R]) -> Callable[Concatenate[Index, _P], _R]:
-    """Raise the SQLite errors of an :class:`Index` method as ragkit errors naming the file."""
+class _Guardable(Protocol):
+    def _translated(self) -> AbstractContextManager[None]: ...
+
+
+_S = TypeVar("_S", bound=_Guardable)
+
+
+def guarded(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+    """Raise the database errors of a store's method as ragkit errors naming the index
+    (the store's ``_translated()`` says how)."""
 
     @functools.wraps(method)
-    def guarded(self: Index, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with translate_errors(self.path, self.busy_timeout):
+    def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._translated():
             return method(self, *args, **kwargs)
 
-    return guarded
+    return wrapper
 
 
 # Set in meta by a removal or replacement until its erasure is finished (see Index.erase).
@@ -238,6 +246,44 @@ def _best(
         ids, scores = ids[scores >= cut], scores[scores >= cut]
     order = np.lexsort((ids, -scores))[:k]
     return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def check_encoder(
+    where: str, meta: Mapping[str, str], fingerprint: str, dims: int, pack: str | None
+) -> None:
+    """Refuse an encoder other than the one the index at ``where`` (a file, or a URL
+    without its password) records in ``meta``; one that records none binds nothing."""
+    stored = meta.get("encoder_fingerprint")
+    if stored is None or stored == fingerprint:
+        return
+    built = meta.get("encoder_pack")
+    theirs = f"the encoder pack {built!r}" if built else "another encoder"
+    ours = f"{pack!r}, " if pack else ""
+    use = f"{built!r}, or leave Config.encoder 'auto'" if built else "(Config.encoder)"
+    raise EncoderMismatchError(
+        f"{where} was built with {theirs} ({stored[:12]}…, "
+        f"{meta.get('dims')} dims), not the configured one ({ours}{fingerprint[:12]}…, "
+        f"{dims} dims). Use the encoder pack it was built with {use}, or index the "
+        "documents again into a new file."
+    )
+
+
+def chunking_value(settings: Mapping[str, int | str]) -> str:
+    """How ``settings`` are recorded in meta."""
+    return json.dumps(dict(settings), sort_keys=True)
+
+
+def check_chunking(where: str, stored: str, settings: Mapping[str, int | str]) -> None:
+    """Refuse chunking ``settings`` other than those the index at ``where`` records."""
+    if stored == chunking_value(settings):
+        return
+    recorded = ", ".join(f"{k}={v}" for k, v in json.loads(stored).items())
+    asked = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+    raise ChunkingMismatchError(
+        f"{where} was chunked with {recorded}, but the configuration asks for "
+        f"{asked}. Set those Config fields back to the index's values to add to it, "
+        "or index the documents into a new file with the new settings."
+    )
 
 
 class Index:
@@ -302,13 +348,13 @@ class Index:
         self._kept: dict[str, tuple[tuple[int, int], Any]] = {}
 
     @property
-    @_guarded
+    @guarded
     def has_vectors(self) -> bool:
         """Whether an encoder has been bound (the vectors table exists)."""
         row = self.conn.execute("select 1 from sqlite_master where name = 'vectors'").fetchone()
         return row is not None
 
-    @_guarded
+    @guarded
     def meta(self) -> dict[str, str]:
         """The index's own record: schema, encoder fingerprint and recipe, chunking."""
         return dict(self.conn.execute("select key, value from meta").fetchall())
@@ -339,20 +385,7 @@ class Index:
                 if "encoder_fingerprint" not in meta:
                     self._create_vectors(fingerprint, dims, recipe, pack)
                     return
-        stored = meta.get("encoder_fingerprint")
-        if stored is None:
-            return  # opened to read an index that holds no vectors yet: nothing to bind
-        if stored != fingerprint:
-            built = meta.get("encoder_pack")
-            theirs = f"the encoder pack {built!r}" if built else "another encoder"
-            ours = f"{pack!r}, " if pack else ""
-            use = f"{built!r}, or leave Config.encoder 'auto'" if built else "(Config.encoder)"
-            raise EncoderMismatchError(
-                f"{self.path} was built with {theirs} ({stored[:12]}…, "
-                f"{meta.get('dims')} dims), not the configured one ({ours}{fingerprint[:12]}…, "
-                f"{dims} dims). Use the encoder pack it was built with {use}, or index the "
-                "documents again into a new file."
-            )
+        check_encoder(str(self.path), meta, fingerprint, dims, pack)
 
     def _create_vectors(
         self, fingerprint: str, dims: int, recipe: str | None, pack: str | None
@@ -381,7 +414,7 @@ class Index:
         Mixing two chunkings in one index silently changes what a passage is (and so the
         ranking and the prompt budget), so the first ingest fixes them.
         """
-        value = json.dumps(dict(settings), sort_keys=True)
+        value = chunking_value(settings)
         with translate_errors(self.path, self.busy_timeout):
             row = self.conn.execute("select value from meta where key = 'chunking'").fetchone()
             if row is None:
@@ -390,14 +423,7 @@ class Index:
                         "insert or replace into meta(key, value) values ('chunking', ?)", (value,)
                     )
                 return
-        if row[0] != value:
-            stored = ", ".join(f"{k}={v}" for k, v in json.loads(row[0]).items())
-            asked = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
-            raise ChunkingMismatchError(
-                f"{self.path} was chunked with {stored}, but the configuration asks for "
-                f"{asked}. Set those Config fields back to the index's values to add to it, "
-                "or index the documents into a new file with the new settings."
-            )
+        check_chunking(str(self.path), row[0], settings)
 
     def _require_encoder(self) -> None:
         if self.dims is None:
@@ -405,6 +431,9 @@ class Index:
                 f"{self.path} was opened without an encoder; open it with the encoder's "
                 "fingerprint and dims to add or search vectors."
             )
+
+    def _translated(self) -> AbstractContextManager[None]:
+        return translate_errors(self.path, self.busy_timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -432,7 +461,7 @@ class Index:
 
     # audit log -----------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def audit_enabled(self) -> bool:
         """Whether every question asked of this index is logged (see :meth:`set_audit`)."""
         row = self.conn.execute(
@@ -456,24 +485,24 @@ class Index:
         with self.transaction():
             _audit.append(self.conn, action, detail)
 
-    @_guarded
+    @guarded
     def audit_entries(self, since: str | None = None) -> list[AuditEntry]:
         """The audit log, oldest first; ``since``: entries at or after this ISO time."""
         return _audit.entries(self.conn, since=since)
 
-    @_guarded
+    @guarded
     def audit_first_broken(self) -> int | None:
         """The first audit entry changed or preceded by a removed one, else ``None``."""
         return _audit.first_broken(self.conn)
 
     # documents -----------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def document_by_path(self, path: str) -> StoredDocument | None:
         rows = self._documents("where d.path = ?", (path,))
         return rows[0] if rows else None
 
-    @_guarded
+    @guarded
     def documents(self) -> list[StoredDocument]:
         return self._documents("", ())
 
@@ -490,7 +519,7 @@ class Index:
             for r in self.conn.execute(sql, args)
         ]
 
-    @_guarded
+    @guarded
     def languages(self) -> dict[str, int]:
         """How many documents the index holds in each language (ISO 639-1 codes, see
         ``StoredDocument.language``)."""
@@ -645,7 +674,7 @@ class Index:
         self.conn.execute(f"insert or replace into meta(key, value) values ('{_ERASE}', '1')")
         return True
 
-    @_guarded
+    @guarded
     def erase(self) -> None:
         """Finish erasing the documents removed or replaced since the last erasure.
 
@@ -670,7 +699,7 @@ class Index:
         if erasing is not None:
             self._checkpoint()
 
-    @_guarded
+    @guarded
     def vacuum(self) -> None:
         """Rewrite the whole file so that nothing deleted remains in it, whoever deleted it
         (an older ragkit erased nothing): the full-text index is merged, the file rebuilt
@@ -692,14 +721,14 @@ class Index:
 
     # search --------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def vector_count(self) -> int:
         return self._kept_read(
             "vector_count",
             lambda: int(self.conn.execute("select count(*) from embeddings").fetchone()[0]),
         )
 
-    @_guarded
+    @guarded
     def vector_search(
         self,
         query: np.ndarray,
@@ -752,7 +781,7 @@ class Index:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return _best(found, vectors.reshape(len(found), -1) @ query, k)
 
-    @_guarded
+    @guarded
     def filtered_ids(self, where: Filter) -> np.ndarray:
         """Ids of the chunks of every document that matches ``where``, ascending."""
         condition, args = where.sql()
@@ -763,7 +792,7 @@ class Index:
         ).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    @_guarded
+    @guarded
     def coarse(self) -> CoarseIndex:
         """The in-memory sign-bit index, reloaded when this or another connection wrote."""
         return self._kept_read("coarse", lambda: CoarseIndex(*self._embeddings("bits", np.uint8)))
@@ -781,7 +810,7 @@ class Index:
         values: np.ndarray = np.frombuffer(b"".join(r[1] for r in rows), dtype=dtype)
         return ids, values.reshape(len(rows), width)
 
-    @_guarded
+    @guarded
     def text_search(
         self, text: str, k: int, *, where: Filter | None = None
     ) -> list[tuple[int, float]]:
@@ -819,9 +848,9 @@ class Index:
         searches[0] += 1
         if searches[0] <= POSTINGS_AFTER or self.vector_count() >= EXACT_BELOW:
             return None
-        return self._kept_read("postings", lambda: Postings(self.conn, "chunks_fts"))
+        return self._kept_read("postings", lambda: Postings.read(self.conn, "chunks_fts"))
 
-    @_guarded
+    @guarded
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids, keyed by id."""
         if not ids:
@@ -830,7 +859,7 @@ class Index:
         rows = self.conn.execute(f"{_CHUNK_COLUMNS} where c.id in ({marks})", list(ids)).fetchall()
         return {r[0]: StoredChunk(*r) for r in rows}
 
-    @_guarded
+    @guarded
     def neighbours(self, chunk: StoredChunk, span: int) -> list[StoredChunk]:
         """The chunks of the same document within ``span`` ordinals of ``chunk``, in order."""
         rows = self.conn.execute(
@@ -840,7 +869,7 @@ class Index:
         ).fetchall()
         return [StoredChunk(*r) for r in rows]
 
-    @_guarded
+    @guarded
     def chunk_paths(self) -> dict[int, str]:
         """The document path of every chunk, keyed by chunk id."""
         rows = self.conn.execute(
@@ -848,7 +877,7 @@ class Index:
         ).fetchall()
         return dict(rows)
 
-    @_guarded
+    @guarded
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored float vectors of these chunks, keyed by id."""
         return {int(i): np.frombuffer(blob, dtype=np.float32) for i, blob in self._vector_rows(ids)}
@@ -865,7 +894,7 @@ class Index:
             ).fetchall()
         return rows
 
-    @_guarded
+    @guarded
     def counts(self) -> dict[str, int]:
         """Row counts of documents, chunks, full-text rows and vectors (they must agree)."""
         q = self.conn.execute

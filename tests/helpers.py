@@ -6,9 +6,11 @@ Fixtures live in conftest.py; test modules import from here, never from one anot
 from __future__ import annotations
 
 import re
+import secrets
 import time
 import zipfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import pytest
 from ragkit import Answer, Assistant, LoadError, Passage
 from ragkit._ingestion import TextSource
 from ragkit.ingest import load
+from ragkit.store import Index, PostgresIndex, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "corpus"
@@ -570,3 +573,51 @@ def downgrade_schema(conn: Any, version: int) -> None:
         conn.execute("alter table chunks drop column ocr")
     conn.execute("update meta set value = ? where key = 'schema_version'", (str(version),))
     conn.execute(f"pragma user_version={version}")
+
+
+# --- stores --------------------------------------------------------------------------------
+
+StoreFactory = Callable[..., Store]
+"""``make(name="i", **Index_arguments)``: the store called ``name`` of this test, opened
+(an index file in its tmp_path, or a schema of its own in the test database)."""
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@contextmanager
+def stores(backend: str, folder: Path, dsn: str | None) -> Iterator[StoreFactory]:
+    """A :data:`StoreFactory` for ``backend``; its PostgreSQL schemas (random names, so
+    tests never meet) are dropped afterwards."""
+    from psycopg import connect, sql
+
+    prefix = f"test_{secrets.token_hex(4)}"
+    opened: list[Store] = []
+
+    def make(name: str = "i", **kwargs: Any) -> Store:
+        store: Store
+        if backend == "sqlite":
+            store = Index(folder / f"{name}.db", **kwargs)
+        else:
+            assert dsn is not None
+            store = PostgresIndex(dsn, schema=f"{prefix}_{name}", **kwargs)
+        opened.append(store)
+        return store
+
+    try:
+        yield make
+    finally:
+        for store in opened:
+            store.close()
+        if backend == "postgres":
+            assert dsn is not None
+            with connect(dsn.split("?schema=")[0], autocommit=True) as conn:
+                found = conn.execute(
+                    "select nspname from pg_namespace where nspname like %s", (f"{prefix}%",)
+                ).fetchall()
+                for (schema,) in found:
+                    conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+
+
+def backend_dsn(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """The test database's URL for ``postgres`` (the test is skipped without one)."""
+    return str(request.getfixturevalue("postgres_dsn")) if backend == "postgres" else None

@@ -12,10 +12,10 @@ import pytest
 
 import ragkit.store._index as index_module
 from ragkit import Assistant, Config, Filter
-from ragkit.store import Index
+from ragkit.store import Index, Store
 from ragkit.store._coarse import CoarseIndex
 
-from .helpers import SAMPLES, rows
+from .helpers import BACKENDS, SAMPLES, StoreFactory, backend_dsn, rows, stores
 
 # Chunks per document: enough that every filter below keeps more chunks than the coarse
 # search rescores (MIN_CANDIDATES), so its approximation really decides what is found, and
@@ -26,9 +26,9 @@ PER_DOC = 120
 COARSE_RECALL = 0.8
 
 
-def build(path: Path, n_docs: int = 40, per_doc: int = PER_DOC) -> Index:
+def build(make: StoreFactory, n_docs: int = 40, per_doc: int = PER_DOC) -> Store:
     rng = np.random.default_rng(3)
-    idx = Index(path, fingerprint="enc", dims=64)
+    idx = make("f", fingerprint="enc", dims=64)
     for d in range(n_docs):
         vecs = rng.normal(size=(per_doc, 64)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -56,15 +56,17 @@ FILTERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def filtered_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
-    idx = build(tmp_path_factory.mktemp("filters") / "f.db")
-    yield idx
-    idx.close()
+@pytest.fixture(scope="module", params=BACKENDS)
+def filtered_index(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    folder = tmp_path_factory.mktemp("filters")
+    with stores(request.param, folder, backend_dsn(request, request.param)) as make:
+        yield build(make)
 
 
 def test_every_filter_keeps_more_chunks_than_the_coarse_search_rescores(
-    filtered_index: Index,
+    filtered_index: Store,
 ) -> None:
     sizes = [len(filtered_index.filtered_ids(where)) for where in FILTERS]
     assert min(sizes) > index_module.MIN_CANDIDATES
@@ -74,13 +76,12 @@ def test_every_filter_keeps_more_chunks_than_the_coarse_search_rescores(
 @pytest.mark.parametrize("coarse", [False, True], ids=["exact", "coarse"])
 @pytest.mark.parametrize("where", FILTERS, ids=lambda f: repr(f))
 def test_filtered_search_stays_inside_and_fills_k(
-    filtered_index: Index, monkeypatch: pytest.MonkeyPatch, where: Filter, coarse: bool
+    filtered_index: Store, monkeypatch: pytest.MonkeyPatch, where: Filter, coarse: bool
 ) -> None:
     idx = filtered_index
+    sqlite = isinstance(idx, Index)
     rescored: list[int] = []
-    if coarse:
-        # The coarse path otherwise starts at 20,000 vectors; what it does is the same.
-        monkeypatch.setattr(index_module, "EXACT_BELOW", 0)
+    if coarse and sqlite:
         search = CoarseIndex.search
 
         def counted(self: CoarseIndex, *args, **kwargs) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -96,7 +97,8 @@ def test_filtered_search_stays_inside_and_fills_k(
     for _ in range(5):
         q = rng.normal(size=64).astype(np.float32)
         q /= np.linalg.norm(q)
-        dense = idx.vector_search(q, 10, where=where)
+        # The approximate path otherwise starts at 20,000 vectors; what it does is the same.
+        dense = idx.vector_search(q, 10, where=where, exact=False if coarse else None)
         assert len(dense) == 10 and {i for i, _ in dense} <= allowed
         sims = sorted(((float(v @ q), i) for i, v in vectors.items()), reverse=True)
         exact = [i for _, i in sims[:10]]
@@ -110,8 +112,9 @@ def test_filtered_search_stays_inside_and_fills_k(
         else:
             assert [i for i, _ in dense] == exact
     if coarse:
-        # The approximation ran: fewer chunks were rescored than the filter allows.
-        assert len(rescored) == 5 and max(rescored) < len(allowed)
+        if sqlite:
+            # The approximation ran: fewer chunks were rescored than the filter allows.
+            assert len(rescored) == 5 and max(rescored) < len(allowed)
         assert found / 50 >= COARSE_RECALL
     text = idx.text_search("shared term", 10, where=where)
     assert len(text) == 10 and {i for i, _ in text} <= allowed

@@ -21,6 +21,7 @@ from ragkit._errors import ConfigError
 from ragkit._types import IngestProgress
 from ragkit.eval._retrieval import BeirData
 from ragkit.ingest import OcrMode, ocr_unavailable
+from ragkit.store import Index
 
 __all__ = ["IngestBench", "PdfBench", "evaluate_ingest"]
 
@@ -133,6 +134,7 @@ def evaluate_ingest(
         first = kb.add_texts(texts, progress=tick("end-to-end ingest"))
         end_to_end = time.perf_counter() - started
         index = kb._open(with_encoder=True)
+        assert isinstance(index, Index)  # the benchmark's own SQLite file
         rows = index.conn.execute("select heading, text from chunks order by id").fetchall()
         chunk_texts = [f"{h}\n{t}" if h else t for h, t in rows]
         started = time.perf_counter()
@@ -212,6 +214,7 @@ def _pdf_bench(
         truth, bench.scanned_pages = _scanned_pdf(" ".join(pages), scans / "scan.pdf", scan_pages)
         took, kb = ingest_seconds(scans, "auto", Path(tmp) / "scan.db")
         index = kb._open(with_encoder=False)
+        assert isinstance(index, Index)
         read = " ".join(t for (t,) in index.conn.execute("select text from chunks order by id"))
         kb.close()
         bench.ocr_s = took

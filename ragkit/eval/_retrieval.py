@@ -209,10 +209,13 @@ def evaluate_retrieval(
     workdir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     name: str = "",
+    index_location: str | None = None,
 ) -> list[RetrievalRow]:
     """Index ``data.corpus`` once per encoder pack and measure each mode on its queries.
 
-    ``name`` labels the rows (the data set's folder name, say).
+    ``name`` labels the rows (the data set's folder name, say). ``index_location`` indexes
+    into that store instead of a temporary file (a PostgreSQL URL naming an empty schema,
+    see :func:`ragkit.store.open_store`); it is left holding the corpus.
     """
     from ragkit._assistant import Assistant
 
@@ -224,7 +227,7 @@ def evaluate_retrieval(
     rows = []
     for encoder in encoders or (config.encoder_pack(),):
         with tempfile.TemporaryDirectory(prefix="ragkit-eval-", dir=workdir) as tmp:
-            kb = Assistant(Path(tmp) / "eval.db", config.replace(encoder=encoder))
+            kb = Assistant(index_location or Path(tmp) / "eval.db", config.replace(encoder=encoder))
             texts = [(f"{doc_id}", text, title) for doc_id, (title, text) in data.corpus.items()]
 
             def tick(p: IngestProgress, encoder: str = encoder) -> None:

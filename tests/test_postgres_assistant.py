@@ -1,0 +1,67 @@
+"""The Assistant on a PostgreSQL index: given a URL, it ingests and searches as on SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragkit import Assistant, Config, ConfigError, StoreError, TextEncoder
+from ragkit.store import PostgresIndex
+
+from .helpers import SAMPLES, stores
+
+QUESTIONS = [
+    "When does the clinic open?",
+    "parking for visitors",
+    "How much does a lost key fob cost?",
+    "office lease rent",
+]
+
+
+def test_an_assistant_on_postgres_finds_what_one_on_sqlite_finds(
+    postgres_dsn: str, tmp_path: Path, samples_index: Path, config: Config, encoder: TextEncoder
+) -> None:
+    with stores("postgres", tmp_path, postgres_dsn) as make:
+        store = make("samples")  # created empty; the Assistant fills it
+        assert isinstance(store, PostgresIndex)
+        separator = "&" if "?" in postgres_dsn else "?"
+        dsn = f"{postgres_dsn}{separator}schema={store.schema}"
+        with (
+            Assistant(dsn, config, encoder=encoder) as pg,
+            Assistant(samples_index, config, encoder=encoder) as lite,
+        ):
+            report = pg.add(SAMPLES)
+            assert not report.failed and report.added
+            assert [d.path for d in pg.documents()] == [d.path for d in lite.documents()]
+            for question in QUESTIONS:
+                for mode in ("hybrid", "bm25", "dense"):
+                    mine = pg.search(question, k=3, mode=mode)
+                    theirs = lite.search(question, k=3, mode=mode)
+                    assert [(p.path, p.text) for p in mine] == [(p.path, p.text) for p in theirs]
+                    assert [p.similarity for p in mine] == pytest.approx(
+                        [p.similarity for p in theirs], abs=1e-5
+                    )
+            again = pg.add(SAMPLES)
+            assert again.chunks_embedded == 0
+            assert pg.remove(SAMPLES / "visitor-guide.md")
+            assert all(not p.path.endswith("visitor-guide.md") for p in pg.search("parking"))
+            with pytest.raises(StoreError, match="SQLite indexes only"):
+                pg.set_audit(True)
+            with pytest.raises(ConfigError, match="server's business"):
+                pg.encrypt("secret")
+
+
+def test_a_key_or_a_missing_schema_is_refused(postgres_dsn: str, config: Config) -> None:
+    separator = "&" if "?" in postgres_dsn else "?"
+    with pytest.raises(ConfigError, match="server"):
+        Assistant(f"{postgres_dsn}{separator}schema=absent", config, key="k").documents()
+    with pytest.raises(StoreError, match="no schema 'absent'"):
+        Assistant(f"{postgres_dsn}{separator}schema=absent", config).documents()
+
+
+def test_a_server_that_is_not_there_says_so(tmp_path: Path, config: Config) -> None:
+    url = f"postgresql://ragkit:hunter2@/ragkit?host={tmp_path}"
+    with pytest.raises(StoreError, match="is the server running") as raised:
+        Assistant(url, config).documents()
+    assert "hunter2" not in str(raised.value)
