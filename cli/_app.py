@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args
@@ -25,7 +25,6 @@ import click
 from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
@@ -168,6 +167,107 @@ def _print_passage(label: str, passage: ragkit.Passage, detail: str, text: str) 
     out.print(_plain(text), highlight=False)
 
 
+# tables ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _TwoWay:
+    """A table cell shown one way in a terminal and written another way down a pipe: a path
+    shortened to fit the terminal, whole in the pipe."""
+
+    terminal: Text | str
+    pipe: str
+
+
+_Cell = str | Text | _TwoWay
+"""A table cell: a value, shown as it is (never read as markup); a Text, styled for the
+terminal (its plain text goes down a pipe); or a :class:`_TwoWay`."""
+
+
+def _path(path: str) -> _TwoWay:
+    return _TwoWay(_shown(path), path)
+
+
+def _shown(path: str) -> Text:
+    """Paths under the working directory are shown relative to it, so a table on an 80-column
+    terminal keeps the file name whole instead of wrapping it (pipes and JSON get full
+    paths)."""
+    try:
+        return _plain(Path(path).relative_to(Path.cwd()), name=True)
+    except ValueError:
+        return _plain(path, name=True)
+
+
+def _table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[_Cell]],
+    *,
+    title: str | None = None,
+    console: Console | None = None,
+) -> None:
+    """A table on ``console``: in a terminal a rich table (boxed when it has a title, as a
+    section of a longer output is), elsewhere tab-separated lines for other programs: the
+    title if any, a header line, then a line per row, every value whole, with its tabs,
+    newlines and other control characters escaped (``\\t``, ``\\n``, ``\\x1b``). The console
+    is ``out`` unless given."""
+    console = console or out
+    if console.is_terminal:
+        table = Table(*columns, title=title, title_justify="left")
+        if title is None:
+            table.box = None
+        for row in rows:
+            table.add_row(*(_terminal_cell(cell) for cell in row))
+        console.print(table)
+        return
+    lines = [] if title is None else [_tsv_value(title)]
+    lines.append("\t".join(map(_tsv_value, columns)))
+    lines += ["\t".join(_tsv_value(_pipe_cell(cell)) for cell in row) for row in rows]
+    for line in lines:
+        click.echo(line, file=console.file)
+
+
+def _terminal_cell(cell: _Cell) -> Text:
+    if isinstance(cell, _TwoWay):
+        cell = cell.terminal
+    return cell if isinstance(cell, Text) else _plain(cell, name=True)
+
+
+def _pipe_cell(cell: _Cell) -> str:
+    if isinstance(cell, _TwoWay):
+        return cell.pipe
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def _tsv_value(value: str) -> str:
+    return _NAME_CONTROLS.sub(_escape_control, value)
+
+
+def _aside(message: Text | str) -> None:
+    """A line about a table (a count, a hint) printed with it in a terminal; in a pipe it
+    goes to stderr, so stdout holds the table's lines alone."""
+    (out if out.is_terminal else err).print(message, highlight=False, soft_wrap=True)
+
+
+def json_output(fn: Any) -> Any:
+    """``--jsonl`` beside a list command's ``--json``."""
+    return click.option(
+        "--jsonl",
+        "as_jsonl",
+        is_flag=True,
+        help="Print JSON lines: one object per line, each flushed as it is written, for "
+        "streaming into other tools.",
+    )(fn)
+
+
+def _echo_json(items: Iterable[object], *, lines: bool) -> None:
+    """``items`` as one JSON array, or with ``lines`` as a JSON object per line."""
+    if not lines:
+        click.echo(json.dumps(list(items), indent=2))
+        return
+    for item in items:
+        click.echo(json.dumps(item))  # click.echo flushes each line
+
+
 # The SDK's messages speak of its own settings; here is how to change them from the shell.
 _HINTS: list[tuple[type[RagkitError], str]] = [
     (
@@ -202,7 +302,72 @@ def _run(fn: Any) -> Any:
         _fail(f"{exc}\n{hint}" if hint else str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The top-level group, whose options are taken after the command too: ``ragkit ask
+    --db X QUESTION`` and ``ragkit models list --home DIR`` are ``ragkit --db X ask
+    QUESTION`` and ``ragkit --home DIR models list``. A command's own option of the same
+    name stays the command's (``ingest --encoder``), and ``--`` ends the options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._hoisted(ctx, args))
+
+    def _hoisted(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``args`` with this group's options found after the command moved before it,
+        after the ones given there (so the later one still wins)."""
+        own = _option_widths(self, ctx)
+        i = 0
+        while i < len(args) and (width := _option_width(args[i], own)):
+            i += width
+        head, moved, tail = args[:i], [], []
+        command: click.Command = self
+        theirs: dict[str, int] = {}  # the options of the commands named so far
+        while i < len(args):
+            token = args[i]
+            if token == "--":
+                tail += args[i:]
+                break
+            if isinstance(command, click.Group) and not token.startswith("-"):
+                found = command.get_command(ctx, token)
+                if found is None:  # click reports it, as it would have
+                    tail += args[i:]
+                    break
+                command = found
+                theirs.update(_option_widths(command, ctx))
+                tail.append(token)
+                i += 1
+            elif width := _option_width(token, theirs):
+                tail += args[i : i + width]
+                i += width
+            elif (width := _option_width(token, own)) and i + width <= len(args):
+                moved += args[i : i + width]
+                i += width
+            else:
+                tail.append(token)
+                i += 1
+        return head + moved + tail
+
+
+def _option_widths(command: click.Command, ctx: click.Context) -> dict[str, int]:
+    """Each option name of ``command`` and how many arguments it spans: 2 when it takes a
+    value, else 1."""
+    return {
+        name: 1 if param.is_flag or param.count else 2
+        for param in command.get_params(ctx)
+        if isinstance(param, click.Option)
+        for name in (*param.opts, *param.secondary_opts)
+    }
+
+
+def _option_width(token: str, widths: dict[str, int]) -> int:
+    """How many arguments ``token`` spans as one of ``widths``' options (its value in the
+    same argument with ``--name=value``); 0 when it is none of them."""
+    if token in widths:
+        return widths[token]
+    name, equals, _ = token.partition("=")
+    return 1 if equals and name.startswith("--") and name in widths else 0
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",
@@ -342,42 +507,57 @@ def ingest(
     config = _reading(obj, ocr)
     if encoder:
         config = (config or obj.config).replace(encoder=encoder)
-    with (
-        obj.assistant(create=True, encrypt=encrypt, config=config) as kb,
-        Progress(
-            TextColumn("{task.description}", style="progress.description", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        ) as bar,
-    ):
-        task = bar.add_task("ingesting", total=None, chunks=0, rate="")
+    # Files written to the index so far: a file's progress that brings chunks is one written.
+    written = chunks = 0
+    try:
+        with (
+            obj.assistant(create=True, encrypt=encrypt, config=config) as kb,
+            Progress(
+                TextColumn("{task.description}", style="progress.description", markup=False),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as bar,
+        ):
+            task = bar.add_task("ingesting", total=None, chunks=0, rate="")
 
-        def progress(p: ragkit.IngestProgress) -> None:
-            elapsed = max(time.monotonic() - started, 1e-6)
-            bar.update(
-                task,
-                total=p.files_total,
-                completed=p.files_done,
-                chunks=p.chunks_embedded,
-                rate=f"{p.chunks_embedded / elapsed:.0f} chunks/s",
-                description="ingesting " + _plain(Path(p.path).name[:30], name=True).plain,
-            )
+            def progress(p: ragkit.IngestProgress) -> None:
+                nonlocal written, chunks
+                if p.chunks_embedded > chunks:
+                    written, chunks = written + 1, p.chunks_embedded
+                elapsed = max(time.monotonic() - started, 1e-6)
+                bar.update(
+                    task,
+                    total=p.files_total,
+                    completed=p.files_done,
+                    chunks=p.chunks_embedded,
+                    rate=f"{p.chunks_embedded / elapsed:.0f} chunks/s",
+                    description="ingesting " + _plain(Path(p.path).name[:30], name=True).plain,
+                )
 
-        report = _run(
-            lambda: kb.add(
-                paths,
-                include=include or None,
-                exclude=exclude or None,
-                collection=collection,
-                tags=tags,
-                prune=prune,
-                progress=progress,
+            report = _run(
+                lambda: kb.add(
+                    paths,
+                    include=include or None,
+                    exclude=exclude or None,
+                    collection=collection,
+                    tags=tags,
+                    prune=prune,
+                    progress=progress,
+                )
             )
+    except KeyboardInterrupt:
+        # Each document is written in one transaction, so the index holds whole documents
+        # only, and the next ingest skips them. Not through rich (see watch).
+        click.echo(
+            f"interrupted: {written} files indexed before the interrupt; the index is whole "
+            "(ingest again to go on)",
+            err=True,
         )
+        sys.exit(130)
     _print_ingest_report(report, time.monotonic() - started, pruned=prune)
     if not report.ok:
         sys.exit(1)
@@ -472,10 +652,8 @@ def _print_failures(failures: list[ragkit.IngestFailure]) -> None:
     if not failures:
         return
     if err.is_terminal:
-        table = Table("file", "reason", title="Skipped files", title_justify="left")
-        for f in failures:
-            table.add_row(_shown(f.path), _plain(f.reason))
-        err.print(table)
+        rows = [(_path(f.path), f.reason) for f in failures]
+        _table(("file", "reason"), rows, title="Skipped files", console=err)
         return
     for f in failures:
         err.print(
@@ -487,19 +665,18 @@ def _print_failures(failures: list[ragkit.IngestFailure]) -> None:
 
 @main.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_output
 @click.pass_obj
-def ls_(obj: _Context, as_json: bool) -> None:
+def ls_(obj: _Context, as_json: bool, as_jsonl: bool) -> None:
     """List the documents in the index."""
     with obj.assistant() as kb:
         docs = _run(kb.documents)
-    if as_json:
-        click.echo(json.dumps([dataclasses.asdict(d) for d in docs], indent=2))
+    if as_json or as_jsonl:
+        _echo_json((dataclasses.asdict(d) for d in docs), lines=as_jsonl)
         return
-    table = Table("path", "title", "chunks", "size", box=None)
-    for d in docs:
-        table.add_row(_shown(d.path), _plain(d.title, name=True), str(d.chunks), f"{d.size:,}")
-    out.print(table)
-    out.print(f"{len(docs)} documents", highlight=False)
+    rows = [(_path(d.path), d.title, str(d.chunks), f"{d.size:,}") for d in docs]
+    _table(("path", "title", "chunks", "size"), rows)
+    _aside(f"{len(docs)} documents")
 
 
 @main.command()
@@ -554,33 +731,41 @@ def _switch_audit(obj: _Context, enabled: bool) -> None:
     "--since", metavar="DATE", help="Only entries at or after this date (YYYY-MM-DD, UTC)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one entry each.")
+@json_output
 @click.pass_obj
-def audit_show(obj: _Context, since: str | None, as_json: bool) -> None:
+def audit_show(obj: _Context, since: str | None, as_json: bool, as_jsonl: bool) -> None:
     """Print the audit log, oldest first."""
     with obj.assistant() as kb:
         entries = _run(lambda: kb.audit_log(since))
-    if not entries and not as_json:
-        out.print("no audit entries (`ragkit audit on` starts the log)", highlight=False)
-    for e in entries:
-        if as_json:
-            click.echo(json.dumps(dataclasses.asdict(e), ensure_ascii=False))
-            continue
-        sources = "; ".join(dict.fromkeys(_where_of(s) for s in e.detail.get("sources", [])))
-        out.print(
-            Text.assemble(
-                _plain(f"{e.at}  {e.user}  {e.action}  ", "dim"),
-                _plain(e.detail.get("question", "")),
-                _plain(f"  [{sources}]" if sources else "", "dim"),
-            ),
-            highlight=False,
-            soft_wrap=True,
+    if as_json or as_jsonl:
+        _echo_json((dataclasses.asdict(e) for e in entries), lines=True)
+        return
+    if not entries:
+        _aside("no audit entries (`ragkit audit on` starts the log)")
+        return
+    rows = [
+        (
+            Text(e.at, "dim"),
+            e.user,
+            e.action,
+            e.detail.get("question", ""),
+            # In a terminal the file names, in a pipe the full paths.
+            _TwoWay(_sources_of(e, whole=False), _sources_of(e, whole=True)),
         )
+        for e in entries
+    ]
+    _table(("at", "user", "action", "question", "sources"), rows)
 
 
-def _where_of(source: dict[str, Any]) -> str:
-    name = str(source["path"]).rsplit("/", 1)[-1]
-    where = _where(source.get("page"), source.get("heading"))
-    return f"{name}, {where}" if where else name
+def _sources_of(entry: ragkit.AuditEntry, *, whole: bool) -> str:
+    """The sources an audit entry records, each named once: ``file, p. 2; ...``."""
+    shown = []
+    for source in entry.detail.get("sources", []):
+        path = str(source["path"])
+        name = path if whole else path.rsplit("/", 1)[-1]
+        where = _where(source.get("page"), source.get("heading"))
+        shown.append(f"{name}, {where}" if where else name)
+    return "; ".join(dict.fromkeys(shown))
 
 
 @audit.command("verify")
@@ -644,20 +829,12 @@ def _rewrite(kb: Assistant, change: Callable[[Assistant], None], done: str) -> N
 # questions ---------------------------------------------------------------------------------
 
 
-def _shown(path: str) -> Text:
-    """Paths under the working directory are shown relative to it, so a table on an 80-column
-    terminal keeps the file name whole instead of wrapping it (JSON output keeps full paths)."""
-    try:
-        return _plain(Path(path).relative_to(Path.cwd()), name=True)
-    except ValueError:
-        return _plain(path, name=True)
-
-
-def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Sources") -> Table:
-    table = Table("#", "file", "page / section", "similarity", title=title, title_justify="left")
-    for n, path, where, similarity in rows:
-        table.add_row(n, _shown(path), _plain(where, name=True), f"{similarity:.2f}")
-    return table
+def _sources_table(rows: list[tuple[str, str, str, float]], title: str = "Sources") -> None:
+    _table(
+        ("#", "file", "page / section", "similarity"),
+        [(n, _path(path), where, f"{similarity:.2f}") for n, path, where, similarity in rows],
+        title=title,
+    )
 
 
 def _where(page: int | None, heading: str | None, ocr: bool = False) -> str:
@@ -789,11 +966,15 @@ def _show_answer(
                 question, where=where, mode=mode, strict=strict, on_status=status
             )
         written = ""
-        for piece in stream:
-            written += piece
-            if not strict:
-                live.update(_plain(written), refresh=True)
-        answer = stream.answer
+        try:
+            for piece in stream:
+                written += piece
+                if not strict:
+                    live.update(_plain(written), refresh=True)
+            answer = stream.answer
+        except KeyboardInterrupt:
+            stream.close()  # the model stops writing now
+            raise
     out.print(_checked_text(answer, strict=strict))
     if answer.model:
         how = " after a smaller model's answer failed its check" if answer.escalated else ""
@@ -852,7 +1033,7 @@ def _print_sources(answer: ragkit.Answer) -> None:
             )
             for c in answer.citations
         ]
-        out.print(_sources_table(rows))
+        _sources_table(rows)
         if any(c.inferred for c in answer.citations):
             out.print(
                 "* ragkit chose this source: the model cited none that supports the sentence."
@@ -862,7 +1043,7 @@ def _print_sources(answer: ragkit.Answer) -> None:
             (str(i), p.path, _where(p.page, p.heading, p.ocr), p.similarity)
             for i, p in enumerate(answer.passages, 1)
         ]
-        out.print(_sources_table(rows, "Closest passages"))
+        _sources_table(rows, "Closest passages")
 
 
 @main.command()
@@ -904,9 +1085,16 @@ def chat(
             rewrite=rewrite,
         )
         out.print("[dim]Ask about your documents. /sources, /clear, /exit.[/]")
+        if sys.stdin.isatty():
+            # Loaded, readline makes input() editable, with the session's questions a press
+            # of the up arrow away. It keeps them in this process's memory alone, and no
+            # history file is ever read or written: the questions asked in a clinic are
+            # patient data, and must not be left on disk.
+            with contextlib.suppress(ImportError):  # Windows has none; input() still works
+                import readline  # noqa: F401
         while True:
             try:
-                line = Prompt.ask("[bold cyan]you[/]", console=out).strip()
+                line = _read_question().strip()
             except (EOFError, KeyboardInterrupt):
                 out.print()
                 return
@@ -923,8 +1111,26 @@ def chat(
                     highlight=False,
                 )
             elif line:
-                answer = _run(functools.partial(_show_answer, conversation, line, strict=strict))
-                _print_sources(answer)
+                try:
+                    answer = _run(
+                        functools.partial(_show_answer, conversation, line, strict=strict)
+                    )
+                    _print_sources(answer)
+                except KeyboardInterrupt:
+                    # Ctrl-C stops this answer, not the chat; the conversation goes on
+                    # without it (a turn is remembered only once its answer is complete).
+                    out.print(Text("(stopped)", "dim"))
+
+
+def _read_question() -> str:
+    """The next line typed at chat's prompt, read by input(), which readline edits."""
+    if not out.is_terminal:
+        return input("you: ")
+    with out.capture() as prompt:
+        out.print("[bold cyan]you[/]: ", end="")
+    # readline measures the prompt to redraw the line; between \x01 and \x02, the colour
+    # codes count for no width.
+    return input(re.sub("(\x1b\\[[0-9;]*m)", "\x01\\1\x02", prompt.get()))
 
 
 def _print_last_sources(conversation: ragkit.Chat) -> None:
@@ -957,6 +1163,7 @@ def _print_last_sources(conversation: ragkit.Chat) -> None:
     help="Vector and full-text fused, or one of them alone.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_output
 @filter_options
 @click.pass_obj
 def search(
@@ -965,6 +1172,7 @@ def search(
     k: int,
     mode: ragkit.SearchMode,
     as_json: bool,
+    as_jsonl: bool,
     path_glob: str | None,
     collection: str | None,
     tags: tuple[str, ...],
@@ -975,8 +1183,16 @@ def search(
     where = _filter(path_glob, collection, tags, since, before)
     with obj.assistant() as kb:
         passages = _run(lambda: kb.search(query, k=k, mode=mode, where=where))
-    if as_json:
-        click.echo(json.dumps([dataclasses.asdict(p) for p in passages], indent=2))
+    if as_json or as_jsonl:
+        _echo_json((dataclasses.asdict(p) for p in passages), lines=as_jsonl)
+        return
+    if not out.is_terminal:
+        # Down a pipe, a line per passage: its full path, and all of its text.
+        rows = [
+            (str(n), p.path, p.location, f"{p.rank_score:.4f}", f"{p.similarity:.2f}", p.text)
+            for n, p in enumerate(passages, 1)
+        ]
+        _table(("#", "path", "location", f"{mode} score", "similarity", "text"), rows)
         return
     for n, p in enumerate(passages, 1):
         detail = f"  {mode} score {p.rank_score:.4f}  similarity {p.similarity:.2f}"
@@ -1018,45 +1234,45 @@ def _pack_bar() -> Progress:
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_output
 @click.pass_obj
-def models_list(obj: _Context, as_json: bool) -> None:
+def models_list(obj: _Context, as_json: bool, as_jsonl: bool) -> None:
     """List installed packs (without re-hashing them); * marks the default generator."""
     installed = ragkit.ModelPacks(obj.config)
     packs, default = installed.list(), installed.default()
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "name": p.name,
-                        "kind": p.kind,
-                        "path": str(p.path),
-                        "size": p.size,
-                        "reference": str(p.reference) if p.reference else None,
-                        "default": p.name == default,
-                        "license": p.license,
-                        "source": p.source,
-                    }
-                    for p in packs
-                ],
-                indent=2,
-            )
+    if as_json or as_jsonl:
+        _echo_json(
+            (
+                {
+                    "name": p.name,
+                    "kind": p.kind,
+                    "path": str(p.path),
+                    "size": p.size,
+                    "reference": str(p.reference) if p.reference else None,
+                    "default": p.name == default,
+                    "license": p.license,
+                    "source": p.source,
+                }
+                for p in packs
+            ),
+            lines=as_jsonl,
         )
         return
-    table = Table("", "name", "kind", "size", "license", "file", "source", box=None)
-    for p in packs:
-        table.add_row(
+    rows = [
+        (
             "*" if p.name == default else "",
-            _plain(p.name, name=True),
+            p.name,
             p.kind,
             _size(p.size),
-            _plain(p.license),
-            _plain(p.reference, name=True) if p.reference else "in the pack",
-            _plain(p.source),
+            p.license,
+            str(p.reference) if p.reference else "in the pack",
+            p.source,
         )
-    out.print(table)
+        for p in packs
+    ]
+    _table(("default", "name", "kind", "size", "license", "file", "source"), rows)
     if not packs:
-        out.print(
+        _aside(
             _plain(
                 f"no packs in {obj.config.models_dir}; run `ragkit models build`, or `ragkit "
                 "models import` for the models Ollama and LM Studio downloaded."
@@ -1204,18 +1420,18 @@ def models_import(
                 found, copy=copy, dry_run=dry_run, progress=_PackProgress(bar)
             )
         )
-    table = Table("", "pack", "model", "from", "size", "file", box=None)
-    for r in results:
-        status = f"would be {r.status}" if dry_run and r.status != "unchanged" else r.status
-        table.add_row(
-            status,
-            _plain(r.name, name=True),
-            _plain(r.model.name, name=True),
+    rows = [
+        (
+            f"would be {r.status}" if dry_run and r.status != "unchanged" else r.status,
+            r.name,
+            r.model.name,
             r.model.source,
             _size(r.model.size),
-            _plain(r.model.path, name=True),
+            str(r.model.path),
         )
-    out.print(table)
+        for r in results
+    ]
+    _table(("status", "pack", "model", "from", "size", "file"), rows)
     counts = {s: sum(r.status == s for r in results) for s in ("added", "updated", "unchanged")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     out.print(_plain(f"{len(results)} found: {summary}{' (dry run)' if dry_run else ''}."))
@@ -1333,19 +1549,20 @@ def serve(
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_output
 @click.pass_obj
-def doctor(obj: _Context, as_json: bool) -> None:
+def doctor(obj: _Context, as_json: bool, as_jsonl: bool) -> None:
     """Check what works here: SQLite extensions, runtimes, CPU, model packs."""
     if obj.db is not None:
         obj.require_index()
     checks = ragkit.doctor(obj.config, db=obj.db)
-    if as_json:
-        click.echo(json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    if as_json or as_jsonl:
+        _echo_json((dataclasses.asdict(c) for c in checks), lines=as_jsonl)
     else:
-        table = Table("check", "", "detail", box=None)
-        for c in checks:
-            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", _plain(c.detail))
-        out.print(table)
+        rows = [
+            (c.name, Text("ok", "green") if c.ok else Text("FAIL", "red"), c.detail) for c in checks
+        ]
+        _table(("check", "status", "detail"), rows)
     if not all(c.ok for c in checks):
         sys.exit(1)
 
@@ -1360,31 +1577,35 @@ def config_() -> None:
 
 @config_.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_output
 @click.pass_obj
-def config_show(obj: _Context, as_json: bool) -> None:
+def config_show(obj: _Context, as_json: bool, as_jsonl: bool) -> None:
     """Print every setting, its value and where it came from (flag, env, file or default)."""
     loaded = obj.loaded
+    settings = {
+        name: {"value": _json_value(getattr(loaded.config, name)), "from": origin}
+        for name, origin in loaded.origins.items()
+    }
+    if as_jsonl:
+        _echo_json(({"setting": name, **s} for name, s in settings.items()), lines=True)
+        return
     if as_json:
-        settings = {
-            name: {"value": _json_value(getattr(loaded.config, name)), "from": origin}
-            for name, origin in loaded.origins.items()
-        }
         file = None if loaded.file is None else str(loaded.file)
         click.echo(json.dumps({"file": file, "settings": settings}, indent=2))
         return
     if loaded.file is None:
         looked = ", ".join(map(str, loaded.searched))
-        out.print(_plain(f"no settings file (looked for {looked})"), soft_wrap=True)
+        _aside(_plain(f"no settings file (looked for {looked})"))
     else:
-        out.print(Text.assemble("settings file: ", _plain(loaded.file, name=True)), soft_wrap=True)
-    table = Table("setting", "value", "from", box=None)
+        _aside(Text.assemble("settings file: ", _plain(loaded.file, name=True)))
+    rows = []
     for name, origin in loaded.origins.items():
         value = getattr(loaded.config, name)
         shown = ", ".join(value) if isinstance(value, tuple) else "none" if value is None else value
         # The file is named above; a column of its path would only push the values apart.
         where = "file" if origin == f"file {loaded.file}" else origin
-        table.add_row(name, _plain(shown), _plain(where, "dim" if where == "default" else ""))
-    out.print(table)
+        rows.append((name, str(shown), Text(where, "dim" if where == "default" else "")))
+    _table(("setting", "value", "from"), rows)
 
 
 def _json_value(value: object) -> object:
@@ -1488,33 +1709,26 @@ def eval_retrieval(
 
 
 def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) -> None:
-    table = Table(
-        "encoder",
-        "mode",
-        "nDCG@10",
-        "Recall@100",
-        "MRR@10",
-        "p50 ms",
-        "p95 ms",
-        "load",
+    _table(
+        ("encoder", "mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", "load"),
+        [
+            (
+                r.encoder,
+                r.mode,
+                f"{r.ndcg10:.4f}",
+                f"{r.recall100:.4f}",
+                f"{r.mrr10:.4f}",
+                f"{r.p50_ms:.1f}",
+                f"{r.p95_ms:.1f}",
+                f"{r.load:.1f}",
+            )
+            for r in rows
+        ],
         title=(
             f"{dataset.name} ({rows[0].language}): {len(data.corpus)} documents, "
             f"{rows[0].queries} queries"
         ),
-        title_justify="left",
     )
-    for r in rows:
-        table.add_row(
-            r.encoder,
-            r.mode,
-            f"{r.ndcg10:.4f}",
-            f"{r.recall100:.4f}",
-            f"{r.mrr10:.4f}",
-            f"{r.p50_ms:.1f}",
-            f"{r.p95_ms:.1f}",
-            f"{r.load:.1f}",
-        )
-    out.print(table)
 
 
 @eval_.command("scale")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragkit import ingest
-from ragkit._config import LADDERS, Config
+from ragkit._assistant import Assistant
+from ragkit._config import Config
 from ragkit._errors import RagkitError
 
 if TYPE_CHECKING:
@@ -133,24 +134,19 @@ def _packs(config: Config) -> list[Check]:
 
     packs = ModelPacks(config)
     checks = []
-    generators = config.ladder if config.generator in LADDERS else (config.generator,)
+    # The generators that answer, chosen as the Assistant chooses them: for "auto" the
+    # default pack, else the largest of the ladder's, else the only one installed.
+    assistant = Assistant(config=config)
+    generators = assistant.ladder()
     wanted: tuple[tuple[str, PackKind], ...] = (
         (config.encoder_pack(), "encoder"),
         *((name, "generator") for name in generators),
     )
-    for rung, (name, kind) in enumerate(wanted):
+    for name, kind in wanted:
         try:
             pack = packs.get(name, kind)
         except RagkitError as exc:
-            # A larger rung left out (models build --no-large) only makes the ladder shorter.
-            optional = rung > 1
-            detail = (
-                f"{name} is not installed; questions are answered without it "
-                "(ragkit models build --only large adds it)."
-                if optional
-                else str(exc)
-            )
-            checks.append(Check(name=f"{kind} pack", ok=optional, detail=detail))
+            checks.append(Check(name=f"{kind} pack", ok=False, detail=str(exc)))
             continue
         checks.append(
             Check(name=f"{kind} pack", ok=True, detail=f"{pack.name} verified ({pack.path})")
@@ -187,8 +183,33 @@ def _packs(config: Config) -> list[Check]:
                     "rebuild the pack with the pinned build versions",
                 )
             )
+    if not generators:
+        checks.append(_no_generator(assistant))
+    elif config.generator == "ladder":
+        # A larger rung left out (models build --no-large) only makes the ladder shorter.
+        checks += [
+            Check(
+                name="generator pack",
+                ok=True,
+                detail=f"{name} is not installed; questions are answered without it "
+                "(ragkit models build --only large adds it).",
+            )
+            for name in config.ladder
+            if name not in generators
+        ]
     checks.append(_judge(config, packs))
     return checks
+
+
+def _no_generator(assistant: Assistant) -> Check:
+    """The failed check when no generator pack would answer: the Assistant's own error,
+    which says what to install or choose. With no pack to answer, asking for its generator
+    raises that error before any model is loaded."""
+    try:
+        assistant.generator  # noqa: B018
+    except RagkitError as exc:
+        return Check(name="generator pack", ok=False, detail=str(exc))
+    raise AssertionError("a generator answers, though the Assistant's ladder is empty")
 
 
 def _judge(config: Config, packs: ModelPacks) -> Check:
