@@ -31,7 +31,7 @@ from rich.text import Text
 import ragkit
 from ragkit import Assistant, Config, LoadedConfig, RagkitError
 from ragkit.models import build_packs, find_local_models, lmstudio_dirs, ollama_dir
-from ragkit.store import is_encrypted
+from ragkit.store import is_encrypted, is_url, redacted
 
 if TYPE_CHECKING:
     from ragkit.eval import BeirData, RetrievalRow
@@ -43,22 +43,64 @@ err = Console(stderr=True)
 _KEY_ENV = "RAGKIT_KEY"
 
 
+class _IndexLocation(click.ParamType["Path | str", Any]):
+    """--db: an index file (a Path, checked as click.Path checks it) or a PostgreSQL URL (kept
+    as the string it is; a Path would fold its double slash)."""
+
+    name = "FILE|URL"
+    _file = click.Path(dir_okay=False, path_type=Path)
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | str:
+        if isinstance(value, str) and is_url(value):
+            return value
+        path: Path = self._file.convert(value, param, ctx)
+        return path
+
+
+_INDEX = _IndexLocation()
+
+
 class _Context:
-    def __init__(self, db: Path | None, loaded: LoadedConfig, key_file: Path | None) -> None:
+    def __init__(self, db: Path | str | None, loaded: LoadedConfig, key_file: Path | None) -> None:
         self.db = db
         self.loaded = loaded
         self.config = loaded.config
         self.key_file = key_file
 
     @property
+    def url(self) -> str | None:
+        """The PostgreSQL database given as --db, if one was."""
+        return self.db if isinstance(self.db, str) else None
+
+    @property
     def path(self) -> Path:
-        return self.db if self.db is not None else self.config.default_db
+        """The index file (only when --db is not a URL)."""
+        return Path(self.db) if self.db is not None else self.config.default_db
+
+    @property
+    def shown(self) -> str:
+        """The index as messages name it: a URL without its password."""
+        return redacted(self.url) if self.url is not None else str(self.path)
+
+    def file_only(self, what: str) -> None:
+        """Exits when --db is a PostgreSQL URL: ``what`` works on index files alone."""
+        if self.url is not None:
+            _fail(
+                f"{what} works on an index file; {self.shown} is a PostgreSQL database, "
+                "where encryption is the server's business (TLS, encrypted disks)."
+            )
 
     def assistant(
         self, *, create: bool = False, config: Config | None = None, encrypt: bool = False
     ) -> Assistant:
         """An Assistant on the index; unless ``create`` (ingest), the index must exist.
         With ``encrypt`` a new index is made encrypted, its key asked for twice if not given."""
+        if self.url is not None:
+            if encrypt:
+                self.file_only("--encrypt")
+            return Assistant(self.url, config or self.config)
         if not create:
             self.require_index()
         fresh = not self.path.is_file() or self.path.stat().st_size == 0
@@ -74,6 +116,8 @@ class _Context:
         """The index's passphrase: --key-file, else $RAGKIT_KEY, else asked for in a terminal
         when ``ask`` (by default: when the index looks encrypted). Never an argument: a key
         on the command line would stay in the shell's history and in ``ps``."""
+        if self.url is not None:
+            return None
         if self.key_file is not None:
             return _read_key_file(self.key_file, "--key-file")
         if _KEY_ENV in os.environ:
@@ -379,9 +423,10 @@ def _option_width(token: str, widths: dict[str, int]) -> int:
 )
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_INDEX,
     envvar="RAGKIT_DB",
-    help="Index file to use (default: index.db in the --home folder).",
+    help="Index file to use (default: index.db in the --home folder), or a PostgreSQL "
+    "database: postgresql://USER@HOST/DB[?schema=NAME].",
 )
 @click.option(
     "--home",
@@ -410,7 +455,7 @@ def _option_width(token: str, widths: dict[str, int]) -> int:
 def main(
     ctx: click.Context,
     config_file: Path | None,
-    db: Path | None,
+    db: Path | str | None,
     home: Path | None,
     generator: str | None,
     encoder: str | None,
@@ -791,6 +836,7 @@ def encrypt(obj: _Context, new_key_file: Path | None) -> None:
     """Encrypt the index (SQLCipher), or change an encrypted index's key. The new key comes
     from --key-file or $RAGKIT_KEY for a plain index, from --new-key-file when changing one,
     else it is asked for twice."""
+    obj.file_only("ragkit encrypt")
     path = obj.require_index()
     if is_encrypted(path):
         current = obj.key()
@@ -809,6 +855,7 @@ def encrypt(obj: _Context, new_key_file: Path | None) -> None:
 @click.pass_obj
 def decrypt(obj: _Context) -> None:
     """Rewrite an encrypted index as a plain SQLite file."""
+    obj.file_only("ragkit decrypt")
     _rewrite(obj.assistant(), lambda kb: kb.decrypt(), "decrypted")
 
 
@@ -819,7 +866,7 @@ def _rewrite(kb: Assistant, change: Callable[[Assistant], None], done: str) -> N
         _run(lambda: change(kb))
     out.print(
         done,
-        _plain(kb.db_path, name=True),
+        _plain(str(kb.db_path), name=True),
         f"in {time.monotonic() - started:.1f} s",
         highlight=False,
         soft_wrap=True,
@@ -1478,6 +1525,38 @@ def models_rm(obj: _Context, name: str) -> None:
     out.print(_plain(f"removed {pack.kind} pack {pack.name}{kept}."), highlight=False)
 
 
+@main.command("migrate")
+@click.option(
+    "--from", "source", type=_INDEX, required=True, help="The index to copy: a file or a URL."
+)
+@click.option(
+    "--to",
+    "target",
+    type=_INDEX,
+    required=True,
+    help="Where to copy it: postgresql://USER@HOST/DB[?schema=NAME], or a file.",
+)
+@click.pass_obj
+def migrate_(obj: _Context, source: Path | str, target: Path | str) -> None:
+    """Copy an index, vectors and all, to another backend: nothing is parsed or embedded
+    again. A document already there is replaced, so an interrupted copy can be run again."""
+    shown = [redacted(x) if isinstance(x, str) else str(x) for x in (source, target)]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
+    ) as bar:
+        task = bar.add_task("copying", total=None)
+
+        def progress(done: int, total: int, _path: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        copied = _run(
+            lambda: ragkit.migrate(source, target, key=obj.key(ask=False), progress=progress)
+        )
+    out.print(
+        f"copied {copied} documents from {shown[0]} to {shown[1]}", highlight=False, soft_wrap=True
+    )
+
+
 # serving -----------------------------------------------------------------------------------
 
 _API_KEY_ENV = "RAGKIT_API_KEY"
@@ -1527,9 +1606,9 @@ def serve(
         else os.environ.get(_API_KEY_ENV) or None
     )
     settings = ServerSettings(
-        db=obj.path,
+        db=obj.url or obj.path,
         config=obj.config,
-        key=obj.key() if obj.path.is_file() else None,
+        key=None if obj.url is not None or not obj.path.is_file() else obj.key(),
         api_key=api_key,
         max_queue=max_queue,
         cors_origins=cors_origins,
@@ -1537,7 +1616,7 @@ def serve(
 
     def ready(address: str) -> None:
         # The first line on stdout is the address, for scripts that start the server.
-        click.echo(f"ragkit serving {obj.path} at {address}", nl=True)
+        click.echo(f"ragkit serving {obj.shown} at {address}", nl=True)
         sys.stdout.flush()
         err.print(_plain("Ctrl-C stops it.", "dim"), highlight=False)
 
@@ -1553,9 +1632,11 @@ def serve(
 @click.pass_obj
 def doctor(obj: _Context, as_json: bool, as_jsonl: bool) -> None:
     """Check what works here: SQLite extensions, runtimes, CPU, model packs."""
-    if obj.db is not None:
+    if obj.url is None and obj.db is not None:
         obj.require_index()
-    checks = ragkit.doctor(obj.config, db=obj.db)
+    # The permissions checked are an index file's; a database's are the server's business.
+    file = obj.path if obj.db is not None and obj.url is None else None
+    checks = ragkit.doctor(obj.config, db=file)
     if as_json or as_jsonl:
         _echo_json((dataclasses.asdict(c) for c in checks), lines=as_jsonl)
     else:
@@ -1646,6 +1727,12 @@ def eval_() -> None:
     help="Retrieval modes (repeatable; default: all three).",
 )
 @click.option("--max-queries", type=click.IntRange(1), help="Evaluate only the first N queries.")
+@click.option(
+    "--postgres",
+    metavar="URL",
+    help="Also index each data set into a new schema of this PostgreSQL database and measure "
+    "it in the same run, beside the SQLite file (the schema is dropped afterwards).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def eval_retrieval(
@@ -1654,6 +1741,7 @@ def eval_retrieval(
     encoders: tuple[str, ...],
     modes: tuple[str, ...],
     max_queries: int | None,
+    postgres: str | None,
     as_json: bool,
 ) -> None:
     """nDCG@10, Recall@100, MRR@10 and query latency per retrieval mode, from one run, with
@@ -1667,21 +1755,23 @@ def eval_retrieval(
     runs = []
     for dataset in datasets:
         data = _run(lambda dataset=dataset: load_beir(dataset))
-        with _pack_bar() as bar:
-            rows = _run(
-                lambda data=data, dataset=dataset: evaluate_retrieval(
-                    data,
-                    obj.config,
-                    encoders=encoders,
-                    modes=modes or MODES,
-                    max_queries=max_queries,
-                    progress=_PackProgress(bar),
-                    name=dataset.name,
+        for backend in (None, postgres) if postgres else (None,):
+            with _pack_bar() as bar:
+                rows = _run(
+                    lambda data=data, dataset=dataset, backend=backend: evaluate_retrieval(
+                        data,
+                        obj.config,
+                        encoders=encoders,
+                        modes=modes or MODES,
+                        max_queries=max_queries,
+                        progress=_PackProgress(bar),
+                        name=dataset.name,
+                        postgres=backend,
+                    )
                 )
-            )
-        runs.append((dataset, data, rows))
-        if not as_json:
-            _print_retrieval(dataset, data, rows)
+            runs.append((dataset, data, rows))
+            if not as_json:
+                _print_retrieval(dataset, data, rows)
     summaries = summarize_retrieval([r for _, _, rows in runs for r in rows])
     if as_json:
         click.echo(
@@ -1698,11 +1788,11 @@ def eval_retrieval(
             )
         )
         return
-    if len(runs) > 1:
+    if len(datasets) > 1:
         for s in summaries:
             out.print(
-                f"{s.encoder} {s.mode}: mean nDCG@10 {s.mean_ndcg10:.4f} over {s.datasets} "
-                f"data sets, worst {s.worst_ndcg10:.4f} ({s.worst_dataset})",
+                f"{s.encoder} {s.mode} ({s.backend}): mean nDCG@10 {s.mean_ndcg10:.4f} over "
+                f"{s.datasets} data sets, worst {s.worst_ndcg10:.4f} ({s.worst_dataset})",
                 highlight=False,
                 soft_wrap=True,  # one line per figure, whatever the width
             )
@@ -1710,7 +1800,17 @@ def eval_retrieval(
 
 def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) -> None:
     _table(
-        ("encoder", "mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", "load"),
+        (
+            "encoder",
+            "mode",
+            "nDCG@10",
+            "Recall@100",
+            "MRR@10",
+            "p50 ms",
+            "p95 ms",
+            "load",
+            "approx recall@10",
+        ),
         [
             (
                 r.encoder,
@@ -1721,12 +1821,13 @@ def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) ->
                 f"{r.p50_ms:.1f}",
                 f"{r.p95_ms:.1f}",
                 f"{r.load:.1f}",
+                "" if r.approximate_recall10 is None else f"{r.approximate_recall10:.3f}",
             )
             for r in rows
         ],
         title=(
-            f"{dataset.name} ({rows[0].language}): {len(data.corpus)} documents, "
-            f"{rows[0].queries} queries"
+            f"{dataset.name} ({rows[0].language}) on {rows[0].backend}: {len(data.corpus)} "
+            f"documents, {rows[0].queries} queries"
         ),
     )
 

@@ -41,6 +41,7 @@ from ragkit._errors import (
     RagkitError,
     StoreError,
 )
+from ragkit._migrate import migrate
 from ragkit._settings import LoadedConfig, load_config
 from ragkit._types import (
     Answer,
@@ -104,4 +105,5 @@ __all__ = [
     "Turn",
     "doctor",
     "load_config",
+    "migrate",
 ]

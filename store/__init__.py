@@ -21,7 +21,7 @@ from ragkit.store._index import (
     fts_query,
 )
 from ragkit.store._interface import Store, is_url, open_store
-from ragkit.store._postgres import PostgresIndex
+from ragkit.store._postgres import PostgresIndex, redacted
 from ragkit.store._schema import SCHEMA_VERSION
 
 __all__ = [
@@ -44,5 +44,6 @@ __all__ = [
     "is_encrypted",
     "is_url",
     "open_store",
+    "redacted",
     "sqlite_library",
 ]

@@ -428,6 +428,15 @@ class PostgresIndex:
     def close(self) -> None:
         self.conn.close()
 
+    @guarded
+    def drop(self) -> None:
+        """Remove the whole index: its schema and everything in it (a benchmark's scratch
+        index, or one no longer wanted). The connection stays open, on nothing."""
+        from psycopg import sql
+
+        with self._locked():
+            self.conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(self.schema)))
+
     def __enter__(self) -> PostgresIndex:
         return self
 

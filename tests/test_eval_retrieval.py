@@ -141,8 +141,8 @@ def test_several_data_sets_print_one_table_each_and_the_mean_and_worst(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "english (en): 5 documents, 3 queries" in result.output
-    assert "german (de): 5 documents, 3 queries" in result.output
+    assert "english (en) on sqlite: 5 documents, 3 queries" in result.output
+    assert "german (de) on sqlite: 5 documents, 3 queries" in result.output
     summary = [line for line in result.output.splitlines() if "mean nDCG@10" in line]
     # One whole line each, never wrapped: "... over 2 data sets, worst 0.9000 (german)".
     assert len(summary) == 2
@@ -203,3 +203,34 @@ def test_the_load_counts_other_processes_and_not_the_benchmark() -> None:
     finally:
         child.wait()
     assert 0.5 <= load <= 1.5
+
+
+def test_postgres_is_measured_beside_sqlite_in_the_same_run(
+    tmp_path: Path, home: Path, postgres_dsn: str
+) -> None:
+    import psycopg
+
+    dataset = write_beir(tmp_path / "english")
+    result = CliRunner().invoke(
+        main,
+        [
+            *("--home", str(home), "eval", "retrieval", "--dataset", str(dataset)),
+            *("--postgres", postgres_dsn, "--json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    by_backend: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        by_backend.setdefault(row["backend"], {})[row["mode"]] = row
+    assert set(by_backend) == {"sqlite", "postgresql"}
+    for mode in ("bm25", "dense", "hybrid"):
+        lite, pg = by_backend["sqlite"][mode], by_backend["postgresql"][mode]
+        assert pg["ndcg10"] == pytest.approx(lite["ndcg10"], abs=0.005)
+        assert (pg["approximate_recall10"] is None) == (mode != "dense")
+    assert 0.0 <= by_backend["postgresql"]["dense"]["approximate_recall10"] <= 1.0
+    with psycopg.connect(postgres_dsn) as conn:
+        left = conn.execute(
+            "select nspname from pg_namespace where nspname like 'ragkit_eval_%'"
+        ).fetchall()
+    assert left == []  # the scratch schema is dropped

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -131,6 +132,11 @@ class RetrievalRow:
     (0 on an idle machine): latencies on a loaded machine are not an idle one's. Where the
     system's CPU times cannot be read (no ``/proc/stat``), the one-minute load average less
     the benchmark's own core."""
+    backend: str = "sqlite"
+    """Where the index was kept: ``"sqlite"`` (a file) or ``"postgresql"``."""
+    approximate_recall10: float | None = None
+    """For ``dense``: the share of the exact search's 10 nearest chunks that the approximate
+    search (pgvector's HNSW; on SQLite the coarse index) also returns, over the queries."""
 
 
 @dataclass(frozen=True)
@@ -143,15 +149,18 @@ class RetrievalSummary:
     mean_ndcg10: float
     worst_dataset: str
     worst_ndcg10: float
+    backend: str = "sqlite"
+    """Where the indexes were kept (see :attr:`RetrievalRow.backend`)."""
 
 
 def summarize_retrieval(rows: Sequence[RetrievalRow]) -> list[RetrievalSummary]:
-    """Per encoder and mode, in the order of ``rows``, the mean and worst over data sets."""
-    groups: dict[tuple[str, str], list[RetrievalRow]] = {}
+    """Per encoder, mode and backend, in the order of ``rows``, the mean and worst over data
+    sets."""
+    groups: dict[tuple[str, str, str], list[RetrievalRow]] = {}
     for row in rows:
-        groups.setdefault((row.encoder, row.mode), []).append(row)
+        groups.setdefault((row.encoder, row.mode, row.backend), []).append(row)
     summaries = []
-    for (encoder, mode), group in groups.items():
+    for (encoder, mode, backend), group in groups.items():
         worst = min(group, key=lambda r: r.ndcg10)
         summaries.append(
             RetrievalSummary(
@@ -161,6 +170,7 @@ def summarize_retrieval(rows: Sequence[RetrievalRow]) -> list[RetrievalSummary]:
                 statistics.fmean(r.ndcg10 for r in group),
                 worst.dataset,
                 worst.ndcg10,
+                backend,
             )
         )
     return summaries
@@ -209,13 +219,13 @@ def evaluate_retrieval(
     workdir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     name: str = "",
-    index_location: str | None = None,
+    postgres: str | None = None,
 ) -> list[RetrievalRow]:
     """Index ``data.corpus`` once per encoder pack and measure each mode on its queries.
 
-    ``name`` labels the rows (the data set's folder name, say). ``index_location`` indexes
-    into that store instead of a temporary file (a PostgreSQL URL naming an empty schema,
-    see :func:`ragkit.store.open_store`); it is left holding the corpus.
+    ``name`` labels the rows (the data set's folder name, say). ``postgres`` (a database
+    URL) indexes into a new schema of that database instead of a temporary file, dropped
+    afterwards.
     """
     from ragkit._assistant import Assistant
 
@@ -227,7 +237,8 @@ def evaluate_retrieval(
     rows = []
     for encoder in encoders or (config.encoder_pack(),):
         with tempfile.TemporaryDirectory(prefix="ragkit-eval-", dir=workdir) as tmp:
-            kb = Assistant(index_location or Path(tmp) / "eval.db", config.replace(encoder=encoder))
+            location = _scratch_schema(postgres) if postgres is not None else Path(tmp) / "eval.db"
+            kb = Assistant(location, config.replace(encoder=encoder))
             texts = [(f"{doc_id}", text, title) for doc_id, (title, text) in data.corpus.items()]
 
             def tick(p: IngestProgress, encoder: str = encoder) -> None:
@@ -269,7 +280,33 @@ def evaluate_retrieval(
                         name,
                         language,
                         _other_load(before),
+                        "postgresql" if postgres is not None else "sqlite",
+                        _approximate_recall(kb, [data.queries[q] for q in query_ids])
+                        if mode == "dense"
+                        else None,
                     )
                 )
             kb.close()
+            if postgres is not None:
+                from ragkit.store import PostgresIndex
+
+                with PostgresIndex(str(location)) as scratch:
+                    scratch.drop()
     return rows
+
+
+def _scratch_schema(url: str) -> str:
+    """``url`` naming a new schema of its own, for one run."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}schema=ragkit_eval_{secrets.token_hex(4)}"
+
+
+def _approximate_recall(kb: Any, queries: Sequence[str]) -> float:
+    """How many of the exact vector search's 10 nearest chunks the approximate one finds."""
+    index = kb._open(with_encoder=True, create=False)
+    found = []
+    for vector in kb._encode_queries(list(queries)):
+        exact = {i for i, _ in index.vector_search(vector, 10, exact=True)}
+        approximate = {i for i, _ in index.vector_search(vector, 10, exact=False)}
+        found.append(len(exact & approximate) / max(1, len(exact)))
+    return statistics.fmean(found)

@@ -44,6 +44,7 @@ from ragkit.server._wire import (
     read_filter,
     sources_text,
 )
+from ragkit.store import is_url, redacted
 
 __all__ = ["EXTRACTIVE", "ServerSettings", "create_app"]
 
@@ -60,8 +61,8 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 class ServerSettings:
     """How `ragkit serve` serves an index."""
 
-    db: Path | None = None
-    """The index (default: ``Config.default_db``)."""
+    db: Path | str | None = None
+    """The index: a file, or a ``postgresql://`` URL (default: ``Config.default_db``)."""
     config: Config = field(default_factory=Config)
     key: str | None = None
     """The passphrase of an encrypted index."""
@@ -91,7 +92,13 @@ def create_app(
     request at a time); searches, embeddings, the document list and uploads on another.
     """
     config = settings.config
-    db = Path(settings.db) if settings.db is not None else config.default_db
+    db: Path | str = (
+        config.default_db
+        if settings.db is None
+        else settings.db
+        if is_url(settings.db)
+        else Path(settings.db)
+    )
 
     def default_open(cfg: Config) -> Assistant:
         return Assistant(db, cfg, key=settings.key)
@@ -363,7 +370,7 @@ def create_app(
 
     async def documents(_request: Request) -> Response:
         def work() -> list[dict[str, Any]]:
-            if not db.is_file():
+            if isinstance(db, Path) and not db.is_file():
                 return []
             return [asdict(d) for d in assistant("index", config.generator).documents()]
 
@@ -419,7 +426,7 @@ def create_app(
         return JSONResponse(
             {
                 "status": "ok",
-                "index": str(db),
+                "index": redacted(db) if isinstance(db, str) else str(db),
                 "queue": {
                     "pending": answers.pending,
                     "limit": answers.limit,
