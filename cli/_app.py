@@ -333,7 +333,9 @@ _HINTS: list[tuple[type[RagkitError], str]] = [
     (
         ragkit.ModelPackError,
         "`ragkit models list` shows the installed packs, `ragkit models build` builds the "
-        "default ones and `ragkit models add FILE.gguf` adds your own.",
+        "default ones, `ragkit models add FILE.gguf` adds your own, `ragkit models import` "
+        "registers Ollama's and LM Studio's, and `ragkit models default NAME` (or --model "
+        "NAME) chooses the one that answers.",
     ),
 ]
 
@@ -1597,7 +1599,7 @@ def serve(
     cors_origins: tuple[str, ...],
 ) -> None:
     """Serve the index: an OpenAI-compatible API and a web page, until Ctrl-C."""
-    from ragkit.server import ServerSettings
+    from ragkit.server import ServerSettings, is_loopback
     from ragkit.server import serve as run_server
 
     api_key = (
@@ -1605,6 +1607,11 @@ def serve(
         if api_key_file is not None
         else os.environ.get(_API_KEY_ENV) or None
     )
+    if not is_loopback(host) and not api_key:
+        _fail(
+            f"serving on {host} would open the documents to the network without an API key; "
+            f"give one with --api-key-file or ${_API_KEY_ENV}, or serve on 127.0.0.1."
+        )
     settings = ServerSettings(
         db=obj.url or obj.path,
         config=obj.config,

@@ -232,9 +232,8 @@ class Assistant:
                     f"none of the generator packs Config.ladder names "
                     f"({', '.join(self.config.ladder)}) is installed in "
                     f"{self.config.models_dir}, and no default generator is set; installed "
-                    f"generator packs: {', '.join(installed)}. Choose one with `ragkit models "
-                    "default NAME` (ModelPacks.set_default) or --model NAME "
-                    "(Config.generator)."
+                    f"generator packs: {', '.join(installed)}. Make one the default "
+                    "(ModelPacks.set_default) or name it in Config.generator."
                 )
             # None installed: the error names the pack the configuration expects.
             self.packs.get(self.config.ladder[0], "generator")

@@ -20,7 +20,7 @@ from ragkit.models import _build as build_module
 from ragkit.models._build import PINNED_E5_TOKENIZER_SHA256, PINNED_ENCODER_SHA256
 from ragkit.models._encoder import Encoder
 from ragkit.models._interfaces import encode_queries
-from ragkit.store import Index
+from ragkit.store import Index, Store
 
 # One German sentence per topic; each question below has exactly one answer among them.
 GERMAN = [
@@ -109,13 +109,13 @@ def test_an_index_remembers_its_encoder_pack(
     with Index(german_index, create=False) as index:
         assert index.meta()["encoder_pack"] == E5_ENCODER
     opened: list[Path] = []
+    real = assistant_module.open_store
 
-    class Counted(Index):
-        def __init__(self, path: Path, **kwargs: Any) -> None:
-            opened.append(path)
-            super().__init__(path, **kwargs)
+    def counted(location: Path, **kwargs: Any) -> Store:
+        opened.append(location)
+        return real(location, **kwargs)
 
-    monkeypatch.setattr(assistant_module, "Index", Counted)
+    monkeypatch.setattr(assistant_module, "open_store", counted)
     # No encoder named: the index's own pack is loaded, read from the one connection opened
     # (an encrypted index would derive its key again for each).
     with Assistant(german_index, config) as kb:

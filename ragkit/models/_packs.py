@@ -136,8 +136,8 @@ def _remedy(pack: ModelPack, entry: Mapping[str, Any]) -> str:
         return _REBUILD
     return (
         f"Model pack {pack.name!r} holds it by reference: register the model as it is now "
-        "with `ragkit models import` (or `ragkit models add FILE --link`), or remove the pack "
-        f"with `ragkit models rm {pack.name}`."
+        "(ModelPacks.import_models, or ModelPacks.add_gguf with copy=False), or remove the "
+        f"pack (ModelPacks.remove({pack.name!r}))."
     )
 
 
@@ -468,8 +468,8 @@ class ModelPacks:
             if model is None and _DIGEST_NAME.fullmatch(source.stem):
                 raise ModelPackError(
                     f"{source} is named by its digest alone (an Ollama blob?) and no Ollama "
-                    "manifest beside it names the model; give the pack a name (--name NAME), "
-                    "or run `ragkit models import` to register Ollama's models by their names."
+                    "manifest beside it names the model; give the pack a name, or import "
+                    "Ollama's models by their names (ModelPacks.import_models)."
                 )
             name = pack_name(model or source.stem)
         how = "added from" if copy else "held by reference:"
@@ -600,9 +600,9 @@ class ModelPacks:
         if name not in generators:
             raise ModelPackError(
                 f"{name!r} is not an installed generator pack in {self.root} (installed "
-                f"generators: {', '.join(generators) or 'none'}); `ragkit models import` "
-                "registers the models Ollama and LM Studio downloaded, `ragkit models add "
-                "FILE.gguf` one you bring."
+                f"generators: {', '.join(generators) or 'none'}); ModelPacks.import_models "
+                "registers the models Ollama and LM Studio downloaded, ModelPacks.add_gguf one "
+                "you bring."
             )
         tmp = path.with_name(f".{_DEFAULT}.{os.getpid()}")
         tmp.write_text(json.dumps({"generator": name}) + "\n", encoding="utf-8")

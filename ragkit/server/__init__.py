@@ -49,14 +49,14 @@ def serve(
     if not is_loopback(host) and not settings.api_key:
         raise ConfigError(
             f"serving on {host} would open the documents to the network without an API key; "
-            "give one (--api-key-file or $RAGKIT_API_KEY), or serve on 127.0.0.1."
+            "give one (ServerSettings.api_key), or serve on 127.0.0.1."
         )
     bind = "127.0.0.1" if host == "localhost" else host
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(bind).version == 6 else socket.AF_INET
     except ValueError:
         raise ConfigError(
-            f"--host {host!r} is not an IP address; give one such as 127.0.0.1 or 0.0.0.0."
+            f"the host {host!r} is not an IP address; give one such as 127.0.0.1 or 0.0.0.0."
         ) from None
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,7 +65,7 @@ def serve(
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"cannot serve on {host}:{port}: {exc.strerror}; choose another --port."
+            f"cannot serve on {host}:{port}: {exc.strerror}; choose another port."
         ) from exc
     sock.listen(128)
     server = uvicorn.Server(
