@@ -232,6 +232,21 @@ _IN_BATCH = 250
 MAX_SEGMENTS = 8
 
 
+def prepare_document(
+    path: str, chunks: Sequence[ChunkLike], vectors: np.ndarray, dims: int | None
+) -> tuple[np.ndarray, str, list[str]]:
+    """A document's vectors as float32 (checked against the index's ``dims``), its language
+    and its chunks' full-text terms: worked out before a write transaction, so the write
+    lock is held for the writes alone."""
+    if len(chunks) != len(vectors):
+        raise StoreError(f"{path}: {len(chunks)} chunks but {len(vectors)} vectors.")
+    if len(vectors) and vectors.shape[1] != dims:
+        raise StoreError(f"{path}: vectors have {vectors.shape[1]} dims, index has {dims}.")
+    language = document_language(c.text for c in chunks)
+    terms = [chunk_terms(c.text, c.heading, language) for c in chunks]
+    return np.ascontiguousarray(vectors, dtype=np.float32), language, terms
+
+
 def _best(
     ids: np.ndarray, scores: np.ndarray, k: int, allowed: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
@@ -559,17 +574,8 @@ class Index:
     ) -> int:
         """Insert a document or replace all of an existing one, in one transaction."""
         self._require_encoder()
-        if len(chunks) != len(vectors):
-            raise StoreError(f"{path}: {len(chunks)} chunks but {len(vectors)} vectors.")
-        if len(vectors) and vectors.shape[1] != self.dims:
-            raise StoreError(
-                f"{path}: vectors have {vectors.shape[1]} dims, index has {self.dims}."
-            )
-        blobs = np.ascontiguousarray(vectors, dtype=np.float32)
+        blobs, language, terms = prepare_document(path, chunks, vectors, self.dims)
         codes = pack_bits(blobs)
-        language = document_language(c.text for c in chunks)
-        # Written before the transaction, so the write lock is held for the writes alone.
-        terms = [chunk_terms(c.text, c.heading, language) for c in chunks]
         with self.transaction():
             self._writes += 1
             self._delete(path)

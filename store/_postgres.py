@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from ragkit._errors import IndexBusyError, StoreError
-from ragkit._language import chunk_terms, document_language
 from ragkit.store._audit import AuditEntry
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT
 from ragkit.store._fulltext import Postings, fts5_tokens
@@ -40,6 +39,7 @@ from ragkit.store._index import (
     chunking_value,
     fts_phrases,
     guarded,
+    prepare_document,
 )
 
 if TYPE_CHECKING:
@@ -617,16 +617,7 @@ class PostgresIndex:
     ) -> int:
         """Insert a document or replace all of an existing one, in one transaction."""
         self._require_encoder()
-        if len(chunks) != len(vectors):
-            raise StoreError(f"{path}: {len(chunks)} chunks but {len(vectors)} vectors.")
-        if len(vectors) and vectors.shape[1] != self.dims:
-            raise StoreError(
-                f"{path}: vectors have {vectors.shape[1]} dims, index has {self.dims}."
-            )
-        blobs = np.ascontiguousarray(vectors, dtype=np.float32)
-        language = document_language(c.text for c in chunks)
-        # Prepared before the transaction, so the write lock is held for the writes alone.
-        terms = [chunk_terms(c.text, c.heading, language) for c in chunks]
+        blobs, language, terms = prepare_document(path, chunks, vectors, self.dims)
         tokens = [fts5_tokens(t) for t in terms]
         with self.transaction():
             self._delete(path)
