@@ -248,7 +248,7 @@ def test_doctor_checks_the_generator_that_answers(tmp_path: Path, home: Path) ->
     assert only["ok"] and str(only["detail"]).startswith("mine verified")
     packs.add_gguf(gguf, "other", copy=False)
     (unchosen,) = generator_checks()
-    assert not unchosen["ok"] and "ragkit models default NAME" in str(unchosen["detail"])
+    assert not unchosen["ok"] and "ModelPacks.set_default" in str(unchosen["detail"])
     packs.set_default("other")
     (default,) = generator_checks()
     assert default["ok"] and str(default["detail"]).startswith("other verified")
