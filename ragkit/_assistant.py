@@ -296,6 +296,7 @@ class Assistant:
                 busy_timeout=self.config.busy_timeout,
                 create=create,
                 key=self._key,
+                pool=self.config.postgres_pool,
             )
         else:
             self._index = self._plain_index(create)
@@ -305,7 +306,11 @@ class Assistant:
     def _plain_index(self, create: bool) -> Store:
         """The index opened with no encoder bound."""
         return open_store(
-            self.db_path, busy_timeout=self.config.busy_timeout, create=create, key=self._key
+            self.db_path,
+            busy_timeout=self.config.busy_timeout,
+            create=create,
+            key=self._key,
+            pool=self.config.postgres_pool,
         )
 
     # documents -----------------------------------------------------------------------------

@@ -141,6 +141,11 @@ class Config:
     ocr: OcrMode = "auto"
     # Seconds a write to the index waits for another process's write before IndexBusyError.
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    # A PostgreSQL index: 0 opens one connection of its own (one thread, as a command uses
+    # it); N borrows each call's connection from a pool of up to N shared by every index
+    # this process opens on the same database, and replaces a connection the server dropped
+    # (`ragkit serve` sets it). A SQLite index ignores it.
+    postgres_pool: int = 0
     # Model files over 64 MiB (GGUFs) are fully re-hashed on load when their last full hash
     # is older than this (0: on every load); in between, a 4 MiB sample of blocks is checked.
     # Smaller files (the encoder) are fully re-hashed on every load.
@@ -205,6 +210,11 @@ class Config:
             )
         if self.busy_timeout < 0:
             raise ConfigError(f"busy_timeout ({self.busy_timeout}) must be >= 0 seconds.")
+        if self.postgres_pool < 0:
+            raise ConfigError(
+                f"postgres_pool ({self.postgres_pool}) must be 0 (a connection of its own) or "
+                "the most connections a pool may hold."
+            )
         if not (math.isfinite(self.verify_after_days) and self.verify_after_days >= 0):
             raise ConfigError(
                 f"verify_after_days ({self.verify_after_days}) must be a finite number of days "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -301,7 +302,100 @@ def check_chunking(where: str, stored: str, settings: Mapping[str, int | str]) -
     )
 
 
-class Index:
+class SqlReads(ABC):
+    """The reads both backends make with the same SQL: documents, languages, chunks by id, a
+    chunk's neighbours, every chunk's path. Written with ``?`` marks; :meth:`_rows` runs
+    them as the backend's driver wants them."""
+
+    # Follows ORDER BY on text: byte order, as SQLite sorts, whatever a database's collation.
+    _BYTE_ORDER = ""
+    # The documents' metadata as JSON text.
+    _METADATA = "d.metadata"
+
+    @abstractmethod
+    def _translated(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def _kept_read(self, name: str, read: Callable[[], _T]) -> _T: ...
+
+    @abstractmethod
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """The rows of ``sql`` (``?`` marks) with ``args``."""
+
+    @abstractmethod
+    def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """A condition that ``column`` holds one of ``ids``, and its arguments."""
+
+    @guarded
+    def document_by_path(self, path: str) -> StoredDocument | None:
+        rows = self._documents("where d.path = ?", (path,))
+        return rows[0] if rows else None
+
+    @guarded
+    def documents(self) -> list[StoredDocument]:
+        """Every document, sorted by path (byte order)."""
+        return self._documents("", ())
+
+    def _documents(self, where: str, args: tuple[Any, ...]) -> list[StoredDocument]:
+        sql = (
+            "select d.id, d.path, d.title, d.sha256, d.size, d.mtime, d.collection, "
+            f"{self._METADATA}, d.added_at, "
+            "(select count(*) from chunks c where c.document_id = d.id), d.language "
+            f"from documents d {where} order by d.path{self._BYTE_ORDER}"
+        )
+        return [
+            StoredDocument(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], int(r[9]), r[10]
+            )
+            for r in self._rows(sql, args)
+        ]
+
+    @guarded
+    def languages(self) -> dict[str, int]:
+        """How many documents the index holds in each language (ISO 639-1 codes, see
+        ``StoredDocument.language``)."""
+        counts = self._kept_read(
+            "languages",
+            lambda: {
+                str(r[0]): int(r[1])
+                for r in self._rows(
+                    "select language, count(*) from documents group by language "
+                    f"order by language{self._BYTE_ORDER}"
+                )
+            },
+        )
+        return dict(counts)
+
+    @guarded
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        """The chunks with these ids, keyed by id."""
+        if not ids:
+            return {}
+        condition, args = self._one_of("c.id", ids)
+        return {
+            r[0]: StoredChunk(*r) for r in self._rows(f"{_CHUNK_COLUMNS} where {condition}", args)
+        }
+
+    @guarded
+    def neighbours(self, chunk: StoredChunk, span: int) -> list[StoredChunk]:
+        """The chunks of the same document within ``span`` ordinals of ``chunk``, in order."""
+        rows = self._rows(
+            f"{_CHUNK_COLUMNS} where c.document_id = ? and c.ordinal between ? and ? "
+            "order by c.ordinal",
+            (chunk.document_id, chunk.ordinal - span, chunk.ordinal + span),
+        )
+        return [StoredChunk(*r) for r in rows]
+
+    @guarded
+    def chunk_paths(self) -> dict[int, str]:
+        """The document path of every chunk, keyed by chunk id."""
+        rows = self._rows(
+            "select c.id, d.path from chunks c join documents d on d.id = c.document_id"
+        )
+        return {int(r[0]): str(r[1]) for r in rows}
+
+
+class Index(SqlReads):
     """One SQLite file holding everything ragkit knows about a collection of documents.
 
     ``fingerprint`` and ``dims`` describe the encoder whose vectors go in (``encoder_pack``
@@ -512,41 +606,12 @@ class Index:
 
     # documents -----------------------------------------------------------------------------
 
-    @guarded
-    def document_by_path(self, path: str) -> StoredDocument | None:
-        rows = self._documents("where d.path = ?", (path,))
-        return rows[0] if rows else None
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        rows: list[Any] = self.conn.execute(sql, args).fetchall()
+        return rows
 
-    @guarded
-    def documents(self) -> list[StoredDocument]:
-        return self._documents("", ())
-
-    def _documents(self, where: str, args: tuple[Any, ...]) -> list[StoredDocument]:
-        sql = (
-            "select d.id, d.path, d.title, d.sha256, d.size, d.mtime, d.collection, d.metadata, "
-            "d.added_at, (select count(*) from chunks c where c.document_id = d.id), d.language "
-            f"from documents d {where} order by d.path"
-        )
-        return [
-            StoredDocument(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9], r[10]
-            )
-            for r in self.conn.execute(sql, args)
-        ]
-
-    @guarded
-    def languages(self) -> dict[str, int]:
-        """How many documents the index holds in each language (ISO 639-1 codes, see
-        ``StoredDocument.language``)."""
-        counts = self._kept_read(
-            "languages",
-            lambda: dict(
-                self.conn.execute(
-                    "select language, count(*) from documents group by language order by 1"
-                ).fetchall()
-            ),
-        )
-        return dict(counts)
+    def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return f"{column} in ({','.join('?' * len(ids))})", list(ids)
 
     def _kept_read(self, name: str, read: Callable[[], _T]) -> _T:
         """``read()``, kept until this or another connection writes (a search needs the same
@@ -855,33 +920,6 @@ class Index:
         if searches[0] <= POSTINGS_AFTER or self.vector_count() >= EXACT_BELOW:
             return None
         return self._kept_read("postings", lambda: Postings.read(self.conn, "chunks_fts"))
-
-    @guarded
-    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        """The chunks with these ids, keyed by id."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(f"{_CHUNK_COLUMNS} where c.id in ({marks})", list(ids)).fetchall()
-        return {r[0]: StoredChunk(*r) for r in rows}
-
-    @guarded
-    def neighbours(self, chunk: StoredChunk, span: int) -> list[StoredChunk]:
-        """The chunks of the same document within ``span`` ordinals of ``chunk``, in order."""
-        rows = self.conn.execute(
-            f"{_CHUNK_COLUMNS} where c.document_id = ? and c.ordinal between ? and ? "
-            "order by c.ordinal",
-            (chunk.document_id, chunk.ordinal - span, chunk.ordinal + span),
-        ).fetchall()
-        return [StoredChunk(*r) for r in rows]
-
-    @guarded
-    def chunk_paths(self) -> dict[int, str]:
-        """The document path of every chunk, keyed by chunk id."""
-        rows = self.conn.execute(
-            "select c.id, d.path from chunks c join documents d on d.id = c.document_id"
-        ).fetchall()
-        return dict(rows)
 
     @guarded
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:

@@ -222,11 +222,13 @@ def open_store(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     create: bool = True,
     key: str | None = None,
+    pool: int = 0,
 ) -> Store:
     """The index at ``location``: a ``postgresql://`` (or ``postgres://``) URL opens a
     :class:`~ragkit.store.PostgresIndex` (the ``postgres`` extra), anything else the SQLite
     :class:`~ragkit.store.Index` file. The keyword arguments are :class:`Index`'s; a ``key``
-    encrypts a SQLite file only, and is a :class:`~ragkit.ConfigError` with a URL."""
+    encrypts a SQLite file only, and is a :class:`~ragkit.ConfigError` with a URL; ``pool``
+    is :class:`PostgresIndex`'s (a SQLite connection serves the thread that opened it)."""
     if not is_url(location):
         return Index(
             location,
@@ -254,4 +256,5 @@ def open_store(
         encoder_pack=encoder_pack,
         busy_timeout=busy_timeout,
         create=create,
+        pool=pool,
     )

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -24,15 +25,13 @@ from ragkit.store._audit import AuditEntry
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT
 from ragkit.store._fulltext import Postings, fts5_tokens
 from ragkit.store._index import (
-    _CHUNK_COLUMNS,
     EXACT_BELOW,
     MIN_CANDIDATES,
     OVERSAMPLE,
     POSTINGS_AFTER,
     ChunkLike,
     Filter,
-    StoredChunk,
-    StoredDocument,
+    SqlReads,
     _best,
     check_chunking,
     check_encoder,
@@ -44,6 +43,7 @@ from ragkit.store._index import (
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg_pool import ConnectionPool
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresIndex", "glob_regex", "redacted"]
 
@@ -218,7 +218,70 @@ def _tsquery(phrases: Sequence[Sequence[str]]) -> str:
     return " | ".join("(" + " <-> ".join(_quoted(t) for t in p) + ")" for p in phrases)
 
 
-class PostgresIndex:
+class _SharedPool:
+    """One psycopg_pool per server, database and schema in this process, shared by every
+    index opened on it with a pool (a server's threads each hold their own index), closed
+    when the last of them closes."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _held: ClassVar[dict[tuple[str, str], _SharedPool]] = {}
+
+    def __init__(self, key: tuple[str, str], pool: ConnectionPool[Any]) -> None:
+        self.key = key
+        self.pool = pool
+        self.users = 0
+
+    @classmethod
+    def acquire(
+        cls, conninfo: str, schema: str, extension: str, size: int, timeout: float
+    ) -> _SharedPool:
+        from psycopg_pool import ConnectionPool
+
+        with cls._lock:
+            shared = cls._held.get((conninfo, schema))
+            if shared is None:
+                pool: ConnectionPool[Any] = ConnectionPool(
+                    conninfo,
+                    min_size=1,
+                    max_size=size,
+                    kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout))},
+                    configure=lambda conn: _session(conn, schema, extension),
+                    # A connection the server dropped (a restart, an idle timeout) is found
+                    # and replaced when borrowed, not reported to the request using it.
+                    check=ConnectionPool.check_connection,
+                    timeout=max(timeout, 1.0),
+                    name=f"ragkit-{schema}",
+                    open=True,
+                )
+                shared = cls._held[(conninfo, schema)] = _SharedPool((conninfo, schema), pool)
+            elif shared.pool.max_size < size:
+                shared.pool.resize(shared.pool.min_size, size)
+            shared.users += 1
+            return shared
+
+    def release(self) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users:
+                return
+            del self._held[self.key]
+        self.pool.close()
+
+
+def _session(conn: psycopg.Connection[Any], schema: str, extension: str) -> None:
+    """Point a new connection at the index's schema and pgvector's types."""
+    from pgvector.psycopg import register_vector
+    from psycopg import sql
+
+    conn.execute(
+        sql.SQL("set search_path to {}, {}").format(
+            sql.Identifier(schema), sql.Identifier(extension)
+        )
+    )
+    register_vector(conn)
+
+
+class PostgresIndex(SqlReads):
     """A ragkit index in a schema of a PostgreSQL database (with the pgvector extension).
 
     ``url`` is a libpq URL (``postgresql://user@host/db``, ``?host=/socket/dir`` for a
@@ -231,7 +294,15 @@ class PostgresIndex:
     second writer waits up to ``busy_timeout`` seconds (then
     :class:`~ragkit.IndexBusyError`); readers never wait. Errors name the URL without its
     password. The audit log is SQLite-only for now.
+
+    ``pool=0`` keeps one connection of its own, for one thread (a command). ``pool=N``
+    borrows a connection for each call from a pool of up to N (psycopg_pool) shared by every
+    index this process opens on the same database and schema with a pool: threads may then
+    share the index, and a connection the server dropped is replaced when next borrowed.
     """
+
+    _BYTE_ORDER = ' collate "C"'
+    _METADATA = "d.metadata::text"
 
     def __init__(
         self,
@@ -244,6 +315,7 @@ class PostgresIndex:
         encoder_pack: str | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         create: bool = True,
+        pool: int = 0,
     ) -> None:
         conninfo, named = _split_url(url)
         self.location = redacted(url)
@@ -261,25 +333,47 @@ class PostgresIndex:
         self._vectors_known = False
         self._hnsw_iterative = False
         self._kept: dict[str, tuple[str, Any]] = {}
+        self._pool: _SharedPool | None = None
+        self._borrowed = threading.local()
         import psycopg
 
+        # Opened, created and checked on a connection of its own, pooled or not: a pool
+        # would retry an unreachable server in the background instead of saying why.
         with self._translated():
-            self.conn: psycopg.Connection[Any] = psycopg.connect(
+            self._own: psycopg.Connection[Any] | None = psycopg.connect(
                 conninfo, autocommit=True, connect_timeout=max(1, round(busy_timeout))
             )
         try:
             with self._translated():
-                self._open(create)
+                extension = self._open(create)
                 if fingerprint is not None and dims is not None:
                     self._bind_encoder(fingerprint, dims, recipe, encoder_pack, create=create)
+                if pool:
+                    self._pool = _SharedPool.acquire(
+                        conninfo, self.schema, extension, pool, busy_timeout
+                    )
         except BaseException:
-            self.conn.close()
+            self._own.close()
             raise
+        if self._pool is not None:
+            self._own.close()
+            self._own = None
 
     # connection ------------------------------------------------------------------------------
 
-    def _open(self, create: bool) -> None:
-        from pgvector.psycopg import register_vector
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The connection of the running call: borrowed from the pool for it, or the own."""
+        held: psycopg.Connection[Any] | None = getattr(self._borrowed, "conn", None)
+        if held is not None:
+            return held
+        if self._own is None:
+            raise StoreError(f"{self.location}: the index is closed (or used outside a call).")
+        return self._own
+
+    def _open(self, create: bool) -> str:
+        """Check (and where allowed create or migrate) the schema; returns the schema that
+        holds pgvector's types."""
         from psycopg import sql
 
         q = self.conn.execute
@@ -292,12 +386,7 @@ class PostgresIndex:
                 "the URL and its schema parameter."
             )
         extension = self._vector_extension(create)
-        q(
-            sql.SQL("set search_path to {}, {}").format(
-                sql.Identifier(self.schema), sql.Identifier(extension)
-            )
-        )
-        register_vector(self.conn)
+        _session(self.conn, self.schema, extension)
         tables = {
             r[0] for r in q("select tablename from pg_tables where schemaname = %s", (self.schema,))
         }
@@ -329,6 +418,7 @@ class PostgresIndex:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             q(statement)
+        return extension
 
     def _vector_extension(self, create: bool) -> str:
         """The schema holding pgvector's types, creating the extension where allowed."""
@@ -365,12 +455,14 @@ class PostgresIndex:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Raise psycopg's errors from the block as ragkit errors naming the URL."""
+        """Raise psycopg's errors from the block as ragkit errors naming the URL; a pooled
+        index runs the block on a connection borrowed for it (unless one is held already)."""
         import psycopg
         from psycopg import errors
 
         try:
-            yield
+            with self._connection():
+                yield
         except errors.LockNotAvailable as exc:
             raise IndexBusyError(
                 f"{self.location} is locked: another process kept writing to schema "
@@ -391,6 +483,18 @@ class PostgresIndex:
             ) from exc
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: PostgreSQL failed ({_first_line(exc)}).") from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[None]:
+        if self._pool is None or getattr(self._borrowed, "conn", None) is not None:
+            yield
+            return
+        with self._pool.pool.connection() as conn:
+            self._borrowed.conn = conn
+            try:
+                yield
+            finally:
+                self._borrowed.conn = None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -426,7 +530,12 @@ class PostgresIndex:
         return value
 
     def close(self) -> None:
-        self.conn.close()
+        if self._pool is not None:
+            self._pool.release()
+            self._pool = None
+        if self._own is not None:
+            self._own.close()
+            self._own = None
 
     @guarded
     def drop(self) -> None:
@@ -566,41 +675,11 @@ class PostgresIndex:
 
     # documents -------------------------------------------------------------------------------
 
-    @guarded
-    def document_by_path(self, path: str) -> StoredDocument | None:
-        rows = self._documents("where d.path = %s", (path,))
-        return rows[0] if rows else None
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        return self.conn.execute(sql.replace("?", "%s"), args).fetchall()
 
-    @guarded
-    def documents(self) -> list[StoredDocument]:
-        return self._documents("", ())
-
-    def _documents(self, where: str, args: tuple[Any, ...]) -> list[StoredDocument]:
-        # Byte order ("C"), as SQLite sorts, whatever the database's collation.
-        sql = (
-            "select d.id, d.path, d.title, d.sha256, d.size, d.mtime, d.collection, d.metadata, "
-            "d.added_at, (select count(*) from chunks c where c.document_id = d.id), d.language "
-            f'from documents d {where} order by d.path collate "C"'
-        )
-        return [
-            StoredDocument(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], int(r[9]), r[10])
-            for r in self.conn.execute(sql, args)
-        ]
-
-    @guarded
-    def languages(self) -> dict[str, int]:
-        """How many documents the index holds in each language."""
-        counts = self._kept_read(
-            "languages",
-            lambda: {
-                str(r[0]): int(r[1])
-                for r in self.conn.execute(
-                    "select language, count(*) from documents group by language "
-                    'order by language collate "C"'
-                )
-            },
-        )
-        return dict(counts)
+    def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return f"{column} = any(?)", [[int(i) for i in ids]]
 
     def put_document(
         self,
@@ -926,34 +1005,6 @@ class PostgresIndex:
             float(sizes.sum()) / len(rows) if len(rows) else 0.0,
         )
         return ids, postings
-
-    @guarded
-    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        """The chunks with these ids, keyed by id."""
-        if not ids:
-            return {}
-        rows = self.conn.execute(
-            f"{_CHUNK_COLUMNS} where c.id = any(%s)", ([int(i) for i in ids],)
-        ).fetchall()
-        return {r[0]: StoredChunk(*r) for r in rows}
-
-    @guarded
-    def neighbours(self, chunk: StoredChunk, span: int) -> list[StoredChunk]:
-        """The chunks of the same document within ``span`` ordinals of ``chunk``, in order."""
-        rows = self.conn.execute(
-            f"{_CHUNK_COLUMNS} where c.document_id = %s and c.ordinal between %s and %s "
-            "order by c.ordinal",
-            (chunk.document_id, chunk.ordinal - span, chunk.ordinal + span),
-        ).fetchall()
-        return [StoredChunk(*r) for r in rows]
-
-    @guarded
-    def chunk_paths(self) -> dict[int, str]:
-        """The document path of every chunk, keyed by chunk id."""
-        rows = self.conn.execute(
-            "select c.id, d.path from chunks c join documents d on d.id = c.document_id"
-        )
-        return {int(r[0]): str(r[1]) for r in rows}
 
     @guarded
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
