@@ -1583,6 +1583,12 @@ _API_KEY_ENV = "RAGKIT_API_KEY"
     help="Questions answering or waiting at once; past it clients get 503 and retry.",
 )
 @click.option(
+    "--search-threads",
+    type=click.IntRange(1),
+    help="Searches served at once, each on its own connection  [default: 4 for a PostgreSQL "
+    "index, from one connection pool; 1 for a file]",
+)
+@click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
@@ -1596,6 +1602,7 @@ def serve(
     port: int,
     api_key_file: Path | None,
     max_queue: int,
+    search_threads: int | None,
     cors_origins: tuple[str, ...],
 ) -> None:
     """Serve the index: an OpenAI-compatible API and a web page, until Ctrl-C."""
@@ -1618,6 +1625,7 @@ def serve(
         key=None if obj.url is not None or not obj.path.is_file() else obj.key(),
         api_key=api_key,
         max_queue=max_queue,
+        search_threads=search_threads,
         cors_origins=cors_origins,
     )
 

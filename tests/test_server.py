@@ -15,7 +15,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -219,7 +221,13 @@ def test_a_full_queue_refuses_with_retry_after(scripted_server) -> None:
             assert second.status_code == 503
             assert second.headers["Retry-After"] == "1"
             assert second.json()["error"]["code"] == "queue_full"
-            assert _health(url) == {"pending": 1, "limit": 1, "served": 0, "refused": 1}
+            assert _health(url) == {
+                "pending": 1,
+                "limit": 1,
+                "threads": 1,
+                "served": 0,
+                "refused": 1,
+            }
             gate.release.set()
             assert first.status_code == 200
         assert gate.closed.wait(30)
@@ -247,6 +255,42 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(scripted_server) -> Non
         )
         assert again.model_extra["ragkit"]["mode"] == "extractive"
         assert gate.calls == gate_calls  # extractive answers call no model
+
+
+def test_a_search_does_not_wait_behind_an_upload(
+    samples_copy: Path, tmp_path: Path, config: Config, encoder: TextEncoder
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowToAdd(Assistant):
+        def add(self, *args: Any, **kwargs: Any) -> Any:
+            entered.set()
+            assert release.wait(60)
+            return super().add(*args, **kwargs)
+
+    def open_assistant(cfg: Config) -> Assistant:
+        return SlowToAdd(samples_copy, cfg, encoder=encoder)
+
+    settings = ServerSettings(db=samples_copy, config=config, uploads=tmp_path / "uploads")
+    with running(create_app(settings, open_assistant=open_assistant)) as url:
+        with ThreadPoolExecutor(1) as pool:
+            upload = pool.submit(
+                httpx.post,
+                f"{url}/v1/documents",
+                files={"file": ("fees.md", b"# Fees\n\nA replacement key fob costs 12 pounds.")},
+                timeout=120,
+            )
+            try:
+                assert entered.wait(30)
+                found = httpx.post(
+                    f"{url}/v1/search", json={"query": "parking", "k": 2}, timeout=30
+                )
+                assert found.status_code == 200 and found.json()["data"]
+                lanes = httpx.get(f"{url}/healthz").json()["lanes"]
+                assert lanes["write"]["pending"] == 1 and lanes["search"]["served"] == 1
+            finally:
+                release.set()
+            assert upload.result().json()["added"] == [str(tmp_path / "uploads" / "fees.md")]
 
 
 def test_serving_beyond_loopback_needs_an_api_key(tmp_path: Path, samples_index: Path) -> None:

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -27,10 +28,11 @@ from starlette.staticfiles import StaticFiles
 
 from ragkit._assistant import Assistant
 from ragkit._config import LADDERS, Config
-from ragkit._errors import RagkitError
+from ragkit._errors import ConfigError, RagkitError
 from ragkit._private import private_folder
 from ragkit._types import Answer, AskMode, SearchMode
 from ragkit.answer._chat import Chat, Turn
+from ragkit.models._interfaces import TextEncoder
 from ragkit.models._packs import ModelPacks
 from ragkit.server._lanes import Lane, LaneFull, Streamed
 from ragkit.server._wire import (
@@ -79,6 +81,10 @@ class ServerSettings:
     uploads: Path | None = None
     """Where documents uploaded through the page are kept (default: ``<home>/uploads``); the
     index cites them there, so they stay."""
+    search_threads: int | None = None
+    """Threads serving searches, embeddings and the document list at once, each with its own
+    connection to the index (default: 4 for a PostgreSQL index, whose connections then come
+    from one pool, see ``Config.postgres_pool``; 1 for a file)."""
 
 
 def create_app(
@@ -89,7 +95,9 @@ def create_app(
     ``open_assistant(config)`` opens the Assistant each lane works with (by default
     ``Assistant(settings.db, config, key=settings.key)``); a test passes one whose generator
     is scripted. Answers run on one thread (the "answer" lane: one llama.cpp instance, one
-    request at a time); searches, embeddings, the document list and uploads on another.
+    request at a time); searches, embeddings and the document list on the "search" lane's
+    ``settings.search_threads``; uploads on a "write" lane of one thread, so a long upload
+    never holds searches up. Every thread has an Assistant of its own.
     """
     config = settings.config
     db: Path | str = (
@@ -99,26 +107,44 @@ def create_app(
         if is_url(settings.db)
         else Path(settings.db)
     )
+    threads = settings.search_threads
+    if threads is None:
+        threads = 4 if isinstance(db, str) else 1
+    if threads < 1:
+        raise ConfigError(f"search_threads ({threads}) must be at least 1.")
+    if isinstance(db, str):
+        # One pool for every thread's index: the search threads, the answer and write lanes.
+        config = config.replace(postgres_pool=max(config.postgres_pool, threads + 2))
+    # Loaded once and shared: an onnxruntime session serves several threads at once.
+    encoders: list[TextEncoder] = []
 
     def default_open(cfg: Config) -> Assistant:
-        return Assistant(db, cfg, key=settings.key)
+        kb = Assistant(db, cfg, key=settings.key, encoder=encoders[0] if encoders else None)
+        if not encoders:
+            encoders.append(kb.encoder)
+        return kb
 
     opener = open_assistant or default_open
     answers = Lane("answer", settings.max_queue)
-    index_lane = Lane("index", settings.max_queue)
-    held: dict[str, tuple[str, Assistant]] = {}
+    searches = Lane("search", settings.max_queue, threads)
+    writes = Lane("write", settings.max_queue)
+    held: dict[int, tuple[str, Assistant]] = {}
+    opening = threading.Lock()
 
-    def assistant(lane: str, generator: str) -> Assistant:
-        """The lane's Assistant answering with ``generator``; only one generator stays
-        loaded, so switching models costs a load but never two models' memory."""
-        current = held.get(lane)
+    def assistant(generator: str) -> Assistant:
+        """The calling lane thread's Assistant answering with ``generator``; only one
+        generator stays loaded, so switching models costs a load but never two models'
+        memory."""
+        thread = threading.get_ident()
+        current = held.get(thread)
         if current is not None and current[0] == generator:
             return current[1]
         if current is not None:
             current[1].close()
-            del held[lane]
-        kb = opener(config.replace(generator=generator))
-        held[lane] = (generator, kb)
+            del held[thread]
+        with opening:
+            kb = opener(config.replace(generator=generator))
+        held[thread] = (generator, kb)
         return kb
 
     def generators() -> list[str]:
@@ -217,7 +243,7 @@ def create_app(
         request_id = new_id()
 
         def job(emit: Callable[[Streamed], None], stopped: Callable[[], bool]) -> Answer | None:
-            kb = assistant("answer", generator)
+            kb = assistant(generator)
             chat = conversation(kb, chat_request, mode)
             stream = chat.ask_stream(
                 chat_request.question, on_status=lambda line: emit(Streamed("status", line))
@@ -331,7 +357,7 @@ def create_app(
         model = body.get("model")
 
         def work() -> tuple[Any, str, int]:
-            encoder = assistant("index", config.generator).encoder
+            encoder = assistant(config.generator).encoder
             pack = getattr(encoder, "pack", None)
             name = pack.name if pack is not None else "encoder"
             if model not in (None, "", "auto", name):
@@ -345,7 +371,7 @@ def create_app(
             tokens = sum(len(tokenizer.encode(t).ids) for t in texts)
             return encoder.encode(texts), name, tokens
 
-        vectors, name, tokens = await index_lane.run(work)
+        vectors, name, tokens = await searches.run(work)
         return JSONResponse(embeddings(vectors, name, base64_format=fmt == "base64", tokens=tokens))
 
     async def search(request: Request) -> Response:
@@ -362,19 +388,19 @@ def create_app(
         search_mode: SearchMode = mode
 
         def work() -> list[dict[str, Any]]:
-            kb = assistant("index", config.generator)
+            kb = assistant(config.generator)
             passages = kb.search(body["query"], k, mode=search_mode, where=where)
             return [{**asdict(p), "location": p.location} for p in passages]
 
-        return JSONResponse({"object": "list", "data": await index_lane.run(work)})
+        return JSONResponse({"object": "list", "data": await searches.run(work)})
 
     async def documents(_request: Request) -> Response:
         def work() -> list[dict[str, Any]]:
             if isinstance(db, Path) and not db.is_file():
                 return []
-            return [asdict(d) for d in assistant("index", config.generator).documents()]
+            return [asdict(d) for d in assistant(config.generator).documents()]
 
-        return JSONResponse({"object": "list", "data": await index_lane.run(work)})
+        return JSONResponse({"object": "list", "data": await searches.run(work)})
 
     async def upload(request: Request) -> Response:
         declared = request.headers.get("content-length")
@@ -406,7 +432,7 @@ def create_app(
             for upload_file, target in zip(files, targets, strict=True):
                 with target.open("wb") as out:
                     shutil.copyfileobj(upload_file.file, out)
-            kb = assistant("index", config.generator)
+            kb = assistant(config.generator)
             report = kb.add(
                 targets,
                 collection=collection if isinstance(collection, str) and collection else None,
@@ -420,19 +446,17 @@ def create_app(
                 "chunks_embedded": report.chunks_embedded,
             }
 
-        return JSONResponse(await index_lane.run(work))
+        return JSONResponse(await writes.run(work))
+
+    lanes = (answers, searches, writes)
 
     async def health(_request: Request) -> Response:
         return JSONResponse(
             {
                 "status": "ok",
                 "index": redacted(db) if isinstance(db, str) else str(db),
-                "queue": {
-                    "pending": answers.pending,
-                    "limit": answers.limit,
-                    "served": answers.served,
-                    "refused": answers.refused,
-                },
+                "queue": _counts(answers),
+                "lanes": {lane.name: _counts(lane) for lane in lanes},
             }
         )
 
@@ -458,8 +482,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
-        answers.close()
-        index_lane.close()
+        for lane in lanes:
+            lane.close()
         for _lane, kb in held.values():
             kb.close()
 
@@ -480,7 +504,6 @@ def create_app(
         exception_handlers={404: not_found, 405: not_found},
     )
 
-    app.state.lanes = {"answer": answers, "index": index_lane}
     return app
 
 
@@ -503,6 +526,16 @@ class _EventStream(StreamingResponse):
         finally:
             self._stop()
             await self._events.aclose()  # type: ignore[attr-defined]
+
+
+def _counts(lane: Lane) -> dict[str, int]:
+    return {
+        "pending": lane.pending,
+        "limit": lane.limit,
+        "threads": lane.threads,
+        "served": lane.served,
+        "refused": lane.refused,
+    }
 
 
 def _event(data: dict[str, Any]) -> str:

@@ -1,10 +1,9 @@
-"""Lanes: each a single worker thread that owns its models and index connection, fed by a
-bounded queue.
+"""Lanes: worker threads fed by a bounded queue, each thread with its own Assistant.
 
 llama.cpp must never see two threads at once, and a SQLite connection belongs to the thread
-that opened it, so every piece of work that touches an Assistant runs on its lane's one
-thread. The event loop only counts what is waiting, to refuse work (503) rather than queue
-without bound.
+that opened it, so every piece of work that touches an Assistant runs on a thread of its
+lane that owns that Assistant. The event loop only counts what is waiting, to refuse work
+(503) rather than queue without bound.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ class Streamed:
 
 
 class Lane:
-    """A worker thread with a bounded queue in front of it.
+    """``threads`` worker threads with a bounded queue in front of them.
 
     ``limit`` counts requests running or waiting. A request's slot is given back when its
     work has finished on the thread, not when its client leaves: a client that gives up does
@@ -43,15 +42,16 @@ class Lane:
     waiting when its client leaves is dropped without running.
     """
 
-    def __init__(self, name: str, limit: int) -> None:
+    def __init__(self, name: str, limit: int, threads: int = 1) -> None:
         if limit < 1:
             raise ValueError(f"lane {name!r} needs a limit of at least 1, not {limit}")
         self.name = name
         self.limit = limit
+        self.threads = threads
         self.pending = 0
         self.served = 0
         self.refused = 0
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"ragkit-{name}")
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"ragkit-{name}")
 
     def _take(self) -> None:
         if self.pending >= self.limit:
@@ -107,7 +107,7 @@ class Lane:
         return Consumer(queue, stop, self._submit(work))
 
     def close(self) -> None:
-        """Stop taking work; waits for the running request to finish."""
+        """Stop taking work; waits for the running requests to finish."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
