@@ -1193,6 +1193,16 @@ def _print_last_sources(conversation: ragkit.Chat) -> None:
         _print_passage(f"[{n}] ", p, f"  similarity {p.similarity:.2f}", p.text)
 
 
+def _mode_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--mode",
+        type=click.Choice(get_args(ragkit.SearchMode)),
+        default="hybrid",
+        show_default=True,
+        help=help,
+    )
+
+
 @main.command()
 @click.argument("query")
 @click.option(
@@ -1204,13 +1214,7 @@ def _print_last_sources(conversation: ragkit.Chat) -> None:
     show_default=True,
     help="How many passages.",
 )
-@click.option(
-    "--mode",
-    type=click.Choice(get_args(ragkit.SearchMode)),
-    default="hybrid",
-    show_default=True,
-    help="Vector and full-text fused, or one of them alone.",
-)
+@_mode_option("Vector and full-text fused, or one of them alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @json_output
 @filter_options
@@ -1585,7 +1589,7 @@ _API_KEY_ENV = "RAGKIT_API_KEY"
 @click.option(
     "--search-threads",
     type=click.IntRange(1),
-    help="Searches served at once, each on its own connection  [default: 4 for a PostgreSQL "
+    help="Searches served at once, each on its own connection  [default: 2 for a PostgreSQL "
     "index, from one connection pool; 1 for a file]",
 )
 @click.option(
@@ -1845,6 +1849,65 @@ def _print_retrieval(dataset: Path, data: BeirData, rows: list[RetrievalRow]) ->
             f"documents, {rows[0].queries} queries"
         ),
     )
+
+
+@eval_.command("serve")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="BEIR-layout folder whose queries are searched (the index is --db's).",
+)
+@click.option(
+    "--threads",
+    "threads",
+    type=click.IntRange(1),
+    multiple=True,
+    help="Search threads to serve with, one server each (repeatable; default 1 and 2).",
+)
+@click.option(
+    "--clients", type=click.IntRange(1), default=8, show_default=True, help="Clients at once."
+)
+@click.option(
+    "--searches",
+    type=click.IntRange(1),
+    default=40,
+    show_default=True,
+    help="Timed searches per client.",
+)
+@_mode_option("Retrieval mode of the searches.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def eval_serve(
+    obj: _Context,
+    dataset: Path,
+    threads: tuple[int, ...],
+    clients: int,
+    searches: int,
+    mode: ragkit.SearchMode,
+    as_json: bool,
+) -> None:
+    """Searches per second of `ragkit serve` on the index, by search threads, one run."""
+    from ragkit.eval import evaluate_serve, load_beir
+
+    if obj.url is None:
+        obj.require_index()
+    data = _run(lambda: load_beir(dataset))
+    key = obj.key()
+    report = _run(
+        lambda: evaluate_serve(
+            obj.url or obj.path,
+            obj.config,
+            list(data.queries.values()),
+            threads=threads or (1, 2),
+            clients=clients,
+            searches=searches,
+            mode=mode,
+            key=key,
+            progress=lambda line: err.print(_plain(line, "dim"), highlight=False),
+        )
+    )
+    _print_report(report, as_json)
 
 
 @eval_.command("scale")

@@ -1,5 +1,5 @@
 """Benchmarks behind ``ragkit eval``: retrieval, question answering, calibration, ingest,
-encryption, scale, and the sample questions.
+encryption, scale, the server's searches, and the sample questions.
 
 Each evaluation measures ragkit against a baseline run in the same process and returns a
 report whose ``lines()`` print one figure each. The CLI calls only what is exported here.
@@ -33,6 +33,7 @@ from ragkit.eval._retrieval import (
 )
 from ragkit.eval._samples import SampleQuestion, SamplesReport, evaluate_samples, load_samples
 from ragkit.eval._scale import ScaleResult, evaluate_scale, summary
+from ragkit.eval._serve import ServeLoadReport, ServeLoadRow, evaluate_serve
 
 __all__ = [
     "MODES",
@@ -49,6 +50,8 @@ __all__ = [
     "SampleQuestion",
     "SamplesReport",
     "ScaleResult",
+    "ServeLoadReport",
+    "ServeLoadRow",
     "SquadData",
     "calibrate_judge",
     "default_pipelines",
@@ -59,6 +62,7 @@ __all__ = [
     "evaluate_retrieval",
     "evaluate_samples",
     "evaluate_scale",
+    "evaluate_serve",
     "load_beir",
     "load_details",
     "load_samples",

@@ -83,8 +83,9 @@ class ServerSettings:
     index cites them there, so they stay."""
     search_threads: int | None = None
     """Threads serving searches, embeddings and the document list at once, each with its own
-    connection to the index (default: 4 for a PostgreSQL index, whose connections then come
-    from one pool, see ``Config.postgres_pool``; 1 for a file)."""
+    connection to the index (default: 2 for a PostgreSQL index, whose connections then come
+    from one pool, see ``Config.postgres_pool``; 1 for a file, whose searches run from memory
+    and gain nothing from a second thread: ``ragkit eval serve``)."""
 
 
 def create_app(
@@ -109,7 +110,7 @@ def create_app(
     )
     threads = settings.search_threads
     if threads is None:
-        threads = 4 if isinstance(db, str) else 1
+        threads = 2 if isinstance(db, str) else 1
     if threads < 1:
         raise ConfigError(f"search_threads ({threads}) must be at least 1.")
     if isinstance(db, str):
