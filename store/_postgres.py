@@ -230,6 +230,10 @@ class _SharedPool:
         self.key = key
         self.pool = pool
         self.users = 0
+        # What the indexes sharing the pool derived from the tables (see _kept_read): the
+        # generation keys it, so one copy serves them all, the postings held in memory once.
+        self.kept: dict[str, tuple[str, Any]] = {}
+        self.kept_lock = threading.RLock()
 
     @classmethod
     def acquire(
@@ -333,6 +337,7 @@ class PostgresIndex(SqlReads):
         self._vectors_known = False
         self._hnsw_iterative = False
         self._kept: dict[str, tuple[str, Any]] = {}
+        self._kept_lock = threading.RLock()
         self._pool: _SharedPool | None = None
         self._borrowed = threading.local()
         import psycopg
@@ -358,6 +363,7 @@ class PostgresIndex(SqlReads):
         if self._pool is not None:
             self._own.close()
             self._own = None
+            self._kept, self._kept_lock = self._pool.kept, self._pool.kept_lock
 
     # connection ------------------------------------------------------------------------------
 
@@ -524,8 +530,12 @@ class PostgresIndex(SqlReads):
         generation = str(next(iter(row.fetchone() or ()), ""))
         kept = self._kept.get(name)
         if kept is None or kept[0] != generation:
-            kept = (generation, read())
-            self._kept[name] = kept
+            # Threads sharing a pool would each read the same thing (all the postings) at once.
+            with self._kept_lock:
+                kept = self._kept.get(name)
+                if kept is None or kept[0] != generation:
+                    kept = (generation, read())
+                    self._kept[name] = kept
         value: _R = kept[1]
         return value
 

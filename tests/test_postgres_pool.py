@@ -17,6 +17,7 @@ import pytest
 from ragkit import Assistant, Config, StoreError, TextEncoder
 from ragkit.server import ServerSettings, create_app
 from ragkit.store import PostgresIndex
+from ragkit.store._index import POSTINGS_AFTER
 
 from .helpers import SAMPLES, rows, stores, unit
 from .test_server import running
@@ -166,3 +167,27 @@ def test_serve_searches_postgres_on_several_threads_from_one_pool(
             assert lanes["search"]["served"] == len(QUESTIONS) * 5
             assert 1 <= _backends(postgres_dsn, application) <= 5
         assert _all_closed(postgres_dsn, application)
+
+
+def test_indexes_sharing_a_pool_hold_one_copy_of_what_they_derive(
+    filled: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = filled
+    with (
+        PostgresIndex(url, fingerprint="enc-a", dims=8, pool=2) as first,
+        PostgresIndex(url, fingerprint="enc-a", dims=8, pool=2) as second,
+    ):
+        # From this many searches on, the postings are held in memory.
+        for _ in range(POSTINGS_AFTER + 1):
+            found = first.text_search("parking", 5)
+
+        def read_again() -> None:
+            raise AssertionError("the postings were read a second time")
+
+        monkeypatch.setattr(second, "_all_postings", read_again)
+        for _ in range(POSTINGS_AFTER + 1):
+            assert second.text_search("parking", 5) == found
+        # A write moves the generation: both read the tables afresh.
+        first.remove_document("d0.md")
+        monkeypatch.undo()
+        assert [i for i, _ in second.text_search("parking", 5)] == [i for i, _ in found[1:]]
