@@ -770,7 +770,7 @@ def _switch_audit(obj: _Context, enabled: bool) -> None:
     with obj.assistant() as kb:
         _run(lambda: kb.set_audit(enabled))
     state = "on" if enabled else "off"
-    out.print(f"audit log {state} for", _plain(kb.db_path, name=True), highlight=False)
+    out.print(f"audit log {state} for", _plain(obj.shown, name=True), highlight=False)
 
 
 @audit.command("show")

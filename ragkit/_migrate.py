@@ -31,8 +31,10 @@ def migrate(
     another encoder's vectors or other chunking is refused
     (:class:`~ragkit.EncoderMismatchError`, :class:`~ragkit.ChunkingMismatchError`) rather
     than mixed. A document already in ``target`` is replaced, each in one transaction, so an
-    interrupted copy can be run again. ``key`` opens an encrypted SQLite ``source``;
-    ``progress(done, total, path)`` is called after each document.
+    interrupted copy can be run again. The audit log comes along as it is (its hash chain
+    verifies in ``target`` as in ``source``), and so does its switch. ``key`` opens an
+    encrypted SQLite ``source``; ``progress(done, total, path)`` is called after each
+    document.
     """
     with open_store(source, create=False, key=key) as src:
         meta = src.meta()
@@ -78,4 +80,7 @@ def migrate(
                 )
                 if progress is not None:
                     progress(done, len(documents), document.path)
+            entries = src.audit_entries()
+            if entries or src.audit_enabled():
+                dst.copy_audit(entries, src.audit_enabled())
     return len(documents)

@@ -12,24 +12,41 @@ import getpass
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["AUDIT_KEY", "AuditEntry", "append", "create", "current_user", "entries", "first_broken"]
+from ragkit._errors import StoreError
+
+__all__ = [
+    "AUDIT_KEY",
+    "COLUMNS",
+    "AuditEntry",
+    "Rows",
+    "append",
+    "copy",
+    "create",
+    "current_user",
+    "entries",
+    "first_broken",
+]
+
+Rows = Callable[[str, Sequence[Any]], list[Any]]
+"""Runs a statement written with ``?`` marks on the index's connection; returns its rows.
+Both backends read and append entries through one; each creates the table its own way."""
 
 # In meta: "on" while every question asked of the index is logged.
 AUDIT_KEY = "audit"
 
+# The columns after the id, the same in both backends.
+COLUMNS = (
+    'at text not null, "user" text not null, action text not null, detail text not null, '
+    "hash text not null"
+)
+
 _SCHEMA = [
-    """create table if not exists audit_log (
-        id integer primary key,
-        at text not null,
-        user text not null,
-        action text not null,
-        detail text not null,
-        hash text not null
-    )""",
+    f"create table if not exists audit_log (id integer primary key, {COLUMNS})",
     """create trigger if not exists audit_log_no_update before update on audit_log
     begin select raise(abort, 'the audit log is append-only'); end""",
     """create trigger if not exists audit_log_no_delete before delete on audit_log
@@ -51,9 +68,13 @@ class AuditEntry:
     detail: dict[str, Any]
     """``question`` and the ``sources`` shown (``path``, ``page``, ``heading``); for a
     chat's follow-up also the ``query`` it was searched with, and the answer ``mode``."""
+    hash: str = ""
+    """sha256 over this entry and the previous entry's hash: the chain that
+    ``verify_audit_log`` checks."""
 
 
 def create(conn: Any) -> None:
+    """The table and its append-only triggers, in a SQLite index."""
     for statement in _SCHEMA:
         conn.execute(statement)
 
@@ -70,48 +91,62 @@ def current_user() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def append(conn: Any, action: str, detail: dict[str, Any]) -> None:
-    """Add an entry by this process's user, now; the caller holds a write transaction, so
-    the chain has no fork."""
+def append(rows: Rows, action: str, detail: dict[str, Any]) -> None:
+    """Add an entry by this process's user, now; the caller holds the audit log's write
+    lock, so the chain has no fork."""
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     user = current_user()
-    row = conn.execute("select hash from audit_log order by id desc limit 1").fetchone()
+    last = rows("select hash from audit_log order by id desc limit 1", ())
     text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
-    conn.execute(
-        "insert into audit_log(at, user, action, detail, hash) values (?, ?, ?, ?, ?)",
-        (at, user, action, text, _hash(row[0] if row else "", at, user, action, text)),
+    rows(
+        'insert into audit_log(at, "user", action, detail, hash) values (?, ?, ?, ?, ?)',
+        (at, user, action, text, _hash(last[0][0] if last else "", at, user, action, text)),
     )
 
 
-def entries(conn: Any, *, since: str | None = None) -> list[AuditEntry]:
-    if not _exists(conn):
-        return []
-    rows = conn.execute(
-        "select id, at, user, action, detail from audit_log where at >= ? order by id",
+def entries(rows: Rows, *, since: str | None = None) -> list[AuditEntry]:
+    """The entries at or after ``since`` (an ISO time), oldest first."""
+    found = rows(
+        'select id, at, "user", action, detail, hash from audit_log where at >= ? order by id',
         (since or "",),
-    ).fetchall()
+    )
     return [
-        AuditEntry(id=i, at=at, user=user, action=action, detail=json.loads(detail))
-        for i, at, user, action, detail in rows
+        AuditEntry(
+            id=int(i), at=at, user=user, action=action, detail=json.loads(detail), hash=digest
+        )
+        for i, at, user, action, detail, digest in found
     ]
 
 
-def first_broken(conn: Any) -> int | None:
+def copy(rows: Rows, entries: Sequence[AuditEntry], where: str) -> int:
+    """Append ``entries`` (another index's log, oldest first) as they are, hashes and all, so
+    the chain verifies as it did there; the caller holds the log's write lock. Entries
+    already copied (a copy run again) are skipped; a log that is not the start of
+    ``entries`` is refused. Returns how many were added."""
+    have = [str(r[0]) for r in rows("select hash from audit_log order by id", ())]
+    if [e.hash for e in entries[: len(have)]] != have:
+        raise StoreError(
+            f"{where} already holds an audit log of its own; copying another's after it would "
+            "break both chains. Copy into an index without one."
+        )
+    for entry in entries[len(have) :]:
+        # Serialised as append() wrote it, so the text is the one the hash covers.
+        text = json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)
+        rows(
+            'insert into audit_log(at, "user", action, detail, hash) values (?, ?, ?, ?, ?)',
+            (entry.at, entry.user, entry.action, text, entry.hash),
+        )
+    return len(entries) - len(have)
+
+
+def first_broken(rows: Rows) -> int | None:
     """The id of the first entry whose hash does not follow from the entries before it (an
     entry changed, or one before it removed); ``None`` when the whole chain holds."""
-    if not _exists(conn):
-        return None
     previous = ""
-    for i, at, user, action, detail, stored in conn.execute(
-        "select id, at, user, action, detail, hash from audit_log order by id"
+    for i, at, user, action, detail, stored in rows(
+        'select id, at, "user", action, detail, hash from audit_log order by id', ()
     ):
         if _hash(previous, at, user, action, detail) != stored:
             return int(i)
         previous = stored
     return None
-
-
-def _exists(conn: Any) -> bool:
-    return (
-        conn.execute("select 1 from sqlite_master where name = 'audit_log'").fetchone() is not None
-    )

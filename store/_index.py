@@ -326,6 +326,25 @@ class SqlReads(ABC):
     def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         """A condition that ``column`` holds one of ``ids``, and its arguments."""
 
+    @abstractmethod
+    def _has_table(self, name: str) -> bool: ...
+
+    @guarded
+    def audit_enabled(self) -> bool:
+        """Whether every question asked of this index is logged (see ``set_audit``)."""
+        rows = self._rows("select value from meta where key = ?", (_audit.AUDIT_KEY,))
+        return bool(rows) and rows[0][0] == "on"
+
+    @guarded
+    def audit_entries(self, since: str | None = None) -> list[AuditEntry]:
+        """The audit log, oldest first; ``since``: entries at or after this ISO time."""
+        return _audit.entries(self._rows, since=since) if self._has_table("audit_log") else []
+
+    @guarded
+    def audit_first_broken(self) -> int | None:
+        """The first audit entry changed or preceded by a removed one, else ``None``."""
+        return _audit.first_broken(self._rows) if self._has_table("audit_log") else None
+
     @guarded
     def document_by_path(self, path: str) -> StoredDocument | None:
         rows = self._documents("where d.path = ?", (path,))
@@ -570,14 +589,6 @@ class Index(SqlReads):
 
     # audit log -----------------------------------------------------------------------------
 
-    @guarded
-    def audit_enabled(self) -> bool:
-        """Whether every question asked of this index is logged (see :meth:`set_audit`)."""
-        row = self.conn.execute(
-            "select value from meta where key = ?", (_audit.AUDIT_KEY,)
-        ).fetchone()
-        return row is not None and row[0] == "on"
-
     def set_audit(self, enabled: bool) -> None:
         """Switch the audit log on or off for every program using this index; the switch is
         logged too. Entries stay when it is switched off."""
@@ -587,22 +598,24 @@ class Index(SqlReads):
                 "insert or replace into meta(key, value) values (?, ?)",
                 (_audit.AUDIT_KEY, "on" if enabled else "off"),
             )
-            _audit.append(self.conn, "audit on" if enabled else "audit off", {})
+            _audit.append(self._rows, "audit on" if enabled else "audit off", {})
 
     def log(self, action: str, detail: dict[str, Any]) -> None:
         """Add an entry to the audit log (which must have been switched on)."""
         with self.transaction():
-            _audit.append(self.conn, action, detail)
+            _audit.append(self._rows, action, detail)
 
-    @guarded
-    def audit_entries(self, since: str | None = None) -> list[AuditEntry]:
-        """The audit log, oldest first; ``since``: entries at or after this ISO time."""
-        return _audit.entries(self.conn, since=since)
-
-    @guarded
-    def audit_first_broken(self) -> int | None:
-        """The first audit entry changed or preceded by a removed one, else ``None``."""
-        return _audit.first_broken(self.conn)
+    def copy_audit(self, entries: Sequence[AuditEntry], enabled: bool) -> int:
+        """Append another index's audit log as it is and set the switch as it was there (see
+        :func:`ragkit.migrate`); returns how many entries were added."""
+        with self.transaction():
+            _audit.create(self.conn)
+            added = _audit.copy(self._rows, entries, str(self.path))
+            self.conn.execute(
+                "insert or replace into meta(key, value) values (?, ?)",
+                (_audit.AUDIT_KEY, "on" if enabled else "off"),
+            )
+        return added
 
     # documents -----------------------------------------------------------------------------
 
@@ -612,6 +625,9 @@ class Index(SqlReads):
 
     def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} in ({','.join('?' * len(ids))})", list(ids)
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._rows("select 1 from sqlite_master where name = ?", (name,)))
 
     def _kept_read(self, name: str, read: Callable[[], _T]) -> _T:
         """``read()``, kept until this or another connection writes (a search needs the same

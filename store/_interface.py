@@ -85,6 +85,11 @@ class Store(Protocol):
         """Add an entry to the audit log (which must have been switched on)."""
         ...
 
+    def copy_audit(self, entries: Sequence[AuditEntry], enabled: bool) -> int:
+        """Append another index's audit log as it is (hashes and all) and set the switch as
+        it was there; returns how many entries were added."""
+        ...
+
     def audit_entries(self, since: str | None = None) -> list[AuditEntry]:
         """The audit log, oldest first; ``since``: entries at or after this ISO time."""
         ...

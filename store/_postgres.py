@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from ragkit._errors import IndexBusyError, StoreError
-from ragkit.store._audit import AuditEntry
+from ragkit.store import _audit
 from ragkit.store._connect import DEFAULT_BUSY_TIMEOUT
 from ragkit.store._fulltext import Postings, fts5_tokens
 from ragkit.store._index import (
@@ -84,6 +84,19 @@ create table chunks (
 create index chunks_tsv on chunks using gin (tsv);
 insert into meta(key, value) values ('schema_version', '1'), ('generation', '0');
 """
+
+# The audit log (see ragkit.store._audit): append-only unless its triggers are dropped, which
+# the hash chain then shows where an entry was changed or removed.
+_AUDIT_SCHEMA = [
+    "create table if not exists audit_log "
+    f"(id bigint generated always as identity primary key, {_audit.COLUMNS})",
+    """create or replace function audit_log_append_only() returns trigger language plpgsql
+    as $$ begin raise exception 'the audit log is append-only'; end $$""",
+    """create or replace trigger audit_log_no_change before update or delete on audit_log
+    for each row execute function audit_log_append_only()""",
+    """create or replace trigger audit_log_no_truncate before truncate on audit_log
+    for each statement execute function audit_log_append_only()""",
+]
 
 # Bumped by every write transaction: what a connection derived from the tables (counts,
 # statistics) is read again only when it moved.
@@ -297,7 +310,7 @@ class PostgresIndex(SqlReads):
     Writers take a transaction-scoped advisory lock derived from the schema name, so a
     second writer waits up to ``busy_timeout`` seconds (then
     :class:`~ragkit.IndexBusyError`); readers never wait. Errors name the URL without its
-    password. The audit log is SQLite-only for now.
+    password.
 
     ``pool=0`` keeps one connection of its own, for one thread (a command). ``pool=N``
     borrows a connection for each call from a pool of up to N (psycopg_pool) shared by every
@@ -334,6 +347,8 @@ class PostgresIndex(SqlReads):
         self.dims = dims
         digest = hashlib.sha256(f"ragkit:{self.schema}".encode()).digest()
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        # Appends to the audit log's hash chain take turns under a lock of their own.
+        self._audit_key = int.from_bytes(digest[8:16], "big", signed=True)
         self._vectors_known = False
         self._hnsw_iterative = False
         self._kept: dict[str, tuple[str, Any]] = {}
@@ -478,8 +493,9 @@ class PostgresIndex(SqlReads):
         except errors.InsufficientPrivilege as exc:
             raise StoreError(
                 f"{self.location}: permission denied ({_first_line(exc)}); searching needs "
-                f"USAGE on schema {self.schema!r} and SELECT on its tables, adding and removing "
-                "documents INSERT, UPDATE and DELETE too. Ask the database's owner to grant them."
+                f"USAGE on schema {self.schema!r} and SELECT on its tables (and INSERT on its "
+                "audit_log while the audit log is on), adding and removing documents INSERT, "
+                "UPDATE and DELETE too. Ask the database's owner to grant them."
             ) from exc
         except psycopg.OperationalError as exc:
             raise StoreError(
@@ -506,12 +522,17 @@ class PostgresIndex(SqlReads):
     def _locked(self) -> Iterator[None]:
         """A transaction holding this schema's write lock (waiting up to the busy timeout)."""
         with self.conn.transaction():
-            self.conn.execute(
-                "select set_config('lock_timeout', %s, true)",
-                (f"{round(self.busy_timeout * 1000)}ms",),
-            )
-            self.conn.execute("select pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._lock(self._lock_key)
             yield
+
+    def _lock(self, key: int) -> None:
+        """Take the advisory lock ``key`` until the transaction ends, waiting up to the busy
+        timeout."""
+        self.conn.execute(
+            "select set_config('lock_timeout', %s, true)",
+            (f"{round(self.busy_timeout * 1000)}ms",),
+        )
+        self.conn.execute("select pg_advisory_xact_lock(%s)", (key,))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -655,38 +676,47 @@ class PostgresIndex(SqlReads):
 
     # audit log -------------------------------------------------------------------------------
 
-    def audit_enabled(self) -> bool:
-        """Always False: the audit log is SQLite-only for now."""
-        return False
-
     def set_audit(self, enabled: bool) -> None:
-        """Refused when switching on: the audit log is SQLite-only for now."""
-        if enabled:
-            raise self._no_audit()
+        """Switch the audit log on or off for every program using this index; the switch is
+        logged too. Entries stay when it is switched off. While it is on, a role that only
+        searches needs INSERT on the schema's ``audit_log`` as well."""
+        with self.transaction():
+            self._create_audit()
+            self._set_meta((_audit.AUDIT_KEY, "on" if enabled else "off"))
+            _audit.append(self._rows, "audit on" if enabled else "audit off", {})
 
     def log(self, action: str, detail: dict[str, Any]) -> None:
-        """Refused: there is no audit log to add to (see :meth:`set_audit`)."""
-        raise self._no_audit()
+        """Add an entry to the audit log (which must have been switched on), under the log's
+        own lock rather than the index's: logging a search neither waits for an ingest nor
+        needs the right to change the index."""
+        with self._errors(), self.conn.transaction():
+            self._lock(self._audit_key)
+            _audit.append(self._rows, action, detail)
 
-    def _no_audit(self) -> StoreError:
-        return StoreError(
-            f"{self.location}: the audit log is kept in SQLite indexes only for now; "
-            "PostgreSQL's own statement logging (log_statement, pgaudit) can record the "
-            "searches made on this schema meanwhile."
-        )
+    def copy_audit(self, entries: Sequence[_audit.AuditEntry], enabled: bool) -> int:
+        """Append another index's audit log as it is and set the switch as it was there (see
+        :func:`ragkit.migrate`); returns how many entries were added."""
+        with self.transaction():
+            self._create_audit()
+            added = _audit.copy(self._rows, entries, self.location)
+            self._set_meta((_audit.AUDIT_KEY, "on" if enabled else "off"))
+        return added
 
-    def audit_entries(self, since: str | None = None) -> list[AuditEntry]:
-        """None: the audit log is SQLite-only for now."""
-        return []
+    def _create_audit(self) -> None:
+        """The audit log's table and triggers, and its lock taken (in a write transaction)."""
+        for statement in _AUDIT_SCHEMA:
+            self.conn.execute(statement)
+        self._lock(self._audit_key)
 
-    def audit_first_broken(self) -> int | None:
-        """None: there is no audit log to break."""
-        return None
-
+    # documents -------------------------------------------------------------------------------
     # documents -------------------------------------------------------------------------------
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        return self.conn.execute(sql.replace("?", "%s"), args).fetchall()
+        cursor = self.conn.execute(sql.replace("?", "%s"), args)
+        return cursor.fetchall() if cursor.description is not None else []
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._rows("select 1 where to_regclass(?::text) is not null", (name,)))
 
     def _one_of(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = any(?)", [[int(i) for i in ids]]

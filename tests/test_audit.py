@@ -4,16 +4,18 @@ through SQLite, and a change made around the triggers is found by the hash chain
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from click.testing import CliRunner
 
-from ragkit import Assistant, Config, TextEncoder
+from ragkit import Assistant, Config, StoreError, TextEncoder, migrate
 from ragkit.cli import main
-from ragkit.store import Index, connect
+from ragkit.store import Index, PostgresIndex, connect
 
-from .helpers import SAMPLES
+from .helpers import SAMPLES, stores
 
 FOLLOW_UP = "and how much is its security deposit?"
 
@@ -124,3 +126,54 @@ def test_cli_audit_commands(samples_copy: Path, home: Path) -> None:
     run("audit", "off")
     run("search", "rent")
     assert run("audit", "show").rstrip().splitlines()[-1].split()[2:4] == ["audit", "off"]
+
+
+def test_the_audit_log_on_postgres(
+    postgres_dsn: str, tmp_path: Path, samples_index: Path, config: Config, encoder: TextEncoder
+) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    reader = f"reader_{secrets.token_hex(4)}"
+    with stores("postgres", tmp_path, postgres_dsn) as make:
+        store = make("audited")
+        assert isinstance(store, PostgresIndex)
+        url = f"{postgres_dsn}{'&' if '?' in postgres_dsn else '?'}schema={store.schema}"
+        migrate(samples_index, url)
+        with Assistant(url, config, encoder=encoder) as kb:
+            kb.set_audit(True)
+            found = kb.search("security deposit", k=3)
+            kb.ask("How long are closed matter files kept?", mode="extractive")
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            admin.execute(f"set search_path to {store.schema}")
+            # A role that only searches: it reads the index and adds to the log, nothing more.
+            admin.execute(f"create role {reader} login")
+            admin.execute(f"grant usage on schema {store.schema} to {reader}")
+            admin.execute(f"grant select on all tables in schema {store.schema} to {reader}")
+            admin.execute(f"grant insert on audit_log to {reader}")
+            try:
+                parts = urlsplit(url)
+                host = parts.netloc.rpartition("@")[2]
+                as_reader = urlunsplit(parts._replace(netloc=f"{reader}@{host}"))
+                with Assistant(as_reader, config, encoder=encoder) as kb:
+                    kb.search("notice period")
+                    with pytest.raises(StoreError, match="permission denied"):
+                        kb.add([SAMPLES / "visitor-guide.md"], collection="x")
+                with Assistant(url, config, encoder=encoder) as kb:
+                    log = kb.audit_log()
+                    assert [e.action for e in log] == ["audit on", "search", "ask", "search"]
+                    assert [s["path"] for s in log[1].detail["sources"]] == [p.path for p in found]
+                    assert kb.verify_audit_log() is None
+                for statement in (
+                    "update audit_log set action = 'nothing'",
+                    "delete from audit_log",
+                    "truncate audit_log",
+                ):
+                    with pytest.raises(psycopg.Error, match="append-only"):
+                        admin.execute(statement)
+                # Around the triggers, as the schema's owner could.
+                admin.execute("drop trigger audit_log_no_change on audit_log")
+                admin.execute("delete from audit_log where id = 2")
+                with Assistant(url, config, encoder=encoder) as kb:
+                    assert kb.verify_audit_log() == 3
+            finally:
+                admin.execute(f"drop owned by {reader}")
+                admin.execute(f"drop role {reader}")

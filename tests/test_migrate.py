@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragkit import Answer, Assistant, Config, TextEncoder, migrate
+from ragkit import Answer, Assistant, Config, StoreError, TextEncoder, migrate
 from ragkit.testing import ScriptedGenerator
 
 from .helpers import stores
@@ -102,3 +102,35 @@ def test_ragkit_migrate_then_ask_json_gives_the_same_answer_from_both(
             answers.append(data)
         assert answers[0] == answers[1]
         assert answers[0]["citations"] and not answers[0]["abstained"]
+
+
+def test_the_audit_log_moves_with_the_index_and_still_verifies(
+    postgres_dsn: str, tmp_path: Path, samples_copy: Path, config: Config, encoder: TextEncoder
+) -> None:
+    with Assistant(samples_copy, config, encoder=encoder) as lite:
+        lite.set_audit(True)
+        lite.search("security deposit")
+        lite.ask("How long are closed matter files kept?", mode="extractive")
+        before = lite.audit_log()
+    with stores("postgres", tmp_path, postgres_dsn) as make:
+        schema = make("moved").schema  # type: ignore[attr-defined]
+        separator = "&" if "?" in postgres_dsn else "?"
+        url = f"{postgres_dsn}{separator}schema={schema}"
+        migrate(samples_copy, url)
+        migrate(samples_copy, url)  # run again: nothing is copied twice
+        with Assistant(url, config, encoder=encoder) as moved:
+            after = moved.audit_log()
+            assert [(e.at, e.user, e.action, e.detail, e.hash) for e in after] == [
+                (e.at, e.user, e.action, e.detail, e.hash) for e in before
+            ]
+            assert moved.verify_audit_log() is None
+            moved.search("notice period")  # still switched on, and the chain goes on
+            assert moved.audit_log()[-1].action == "search"
+            assert moved.verify_audit_log() is None
+        # Into an index keeping a log of its own, the copy is refused, not spliced.
+        other = tmp_path / "other.db"
+        migrate(samples_copy, other)
+        with Assistant(other, config, encoder=encoder) as kept:
+            kept.search("parking")
+        with pytest.raises(StoreError, match="audit log of its own"):
+            migrate(url, other)

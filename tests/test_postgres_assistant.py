@@ -46,8 +46,6 @@ def test_an_assistant_on_postgres_finds_what_one_on_sqlite_finds(
             assert again.chunks_embedded == 0
             assert pg.remove(SAMPLES / "visitor-guide.md")
             assert all(not p.path.endswith("visitor-guide.md") for p in pg.search("parking"))
-            with pytest.raises(StoreError, match="SQLite indexes only"):
-                pg.set_audit(True)
             with pytest.raises(ConfigError, match="server's business"):
                 pg.encrypt("secret")
 
