@@ -26,6 +26,35 @@ B = 0.75
 _AVERAGES_ROWID = 1
 
 
+def correct_totals(conn: Any, table: str) -> None:
+    """Rewrite the FTS5 table's row count and token total from its per-row sizes.
+
+    A contentless table with ``contentless_delete=1`` forgets a row's terms on DELETE but not
+    its share of those totals, so every removal or replacement left BM25's document count
+    and average length too high (400 rows counted after 200 of 400 were removed), and an
+    index ranked differently from a fresh one holding the same chunks. The totals live in
+    the table's "averages" record (varints: rows, then tokens per column), which FTS5
+    re-reads at the start of each transaction, so this runs in a write transaction of its
+    own, after the deletions' transactions have committed.
+    """
+    sizes = [_varints(r[0]) for r in conn.execute(f"select sz from {table}_docsize")]
+    columns = max((len(s) for s in sizes), default=1)
+    totals = [len(sizes)] + [sum(s[i] for s in sizes if i < len(s)) for i in range(columns)]
+    conn.execute(
+        f"update {table}_data set block = ? where id = ?",
+        (b"".join(_varint(n) for n in totals), _AVERAGES_ROWID),
+    )
+
+
+def _varint(value: int) -> bytes:
+    """``value`` as a SQLite varint (below 2**56, where it is seven bits a byte)."""
+    groups = [value & 0x7F]
+    while value > 0x7F:
+        value >>= 7
+        groups.append(value & 0x7F)
+    return bytes([g | 0x80 for g in reversed(groups[1:])] + [groups[0]])
+
+
 def _varints(blob: bytes) -> list[int]:
     """The SQLite varints in ``blob`` (the format of FTS5's size records)."""
     values, value = [], 0

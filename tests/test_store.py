@@ -308,13 +308,37 @@ def test_text_search_moves_to_memory_only_for_an_unchanged_index(index: Index) -
     assert umlaut == []
 
 
+def test_removals_and_replacements_leave_bm25_as_a_fresh_index_scores_it(
+    index: Index, tmp_path: Path
+) -> None:
+    """FTS5 forgets a deleted row's terms but not its share of the row count and average
+    length; after the erasure that follows every removal they are counted again, so an
+    index ranks as one built afresh with the same chunks, from FTS5 and from memory."""
+    texts = {f"/{d}.txt": [f"harbour ferry report {d} " * (d + 1), "timetable"] for d in range(8)}
+    for path, chunks in texts.items():
+        put(index, path, chunks)
+    index.remove_documents(["/1.txt", "/2.txt", "/3.txt"])
+    put(index, "/4.txt", ["harbour"])  # replaced
+    del texts["/1.txt"], texts["/2.txt"], texts["/3.txt"]
+    texts["/4.txt"] = ["harbour"]
+    index.erase()
+    with Index(tmp_path / "fresh.db", fingerprint="enc-a", dims=8) as fresh:
+        for path, chunks in sorted(texts.items()):
+            put(fresh, path, chunks)
+        for _ in range(POSTINGS_AFTER + 2):  # from FTS5, then from memory
+            mine = index.text_search("harbour report", 10)
+            theirs = fresh.text_search("harbour report", 10)
+            assert [index.chunks([i])[i].text for i, _ in mine] == [
+                fresh.chunks([i])[i].text for i, _ in theirs
+            ]
+            assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], rel=1e-12)
+
+
 def test_postgres_scores_bm25_as_fts5(
     index: Index, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """The same documents in both backends: PostgreSQL's full-text search ranks and scores
-    as FTS5's bm25() does. (Not after a removal: a contentless FTS5 table never takes a
-    deleted row's tokens off its row count and total length, while PostgreSQL counts the
-    rows there are.)"""
+    """The same documents in both backends, after the same removal and replacement:
+    PostgreSQL's full-text search ranks and scores as FTS5's bm25() does."""
     rng = np.random.default_rng(11)
     vocabulary = [f"w{n}" for n in range(40)] + ["19", "350", "00", "école", "ecole"]
     weights = 1 / np.arange(1, len(vocabulary) + 1)
@@ -335,6 +359,9 @@ def test_postgres_scores_bm25_as_fts5(
         for target in (index, other):
             for d, (path, texts) in enumerate(docs.items()):
                 put(target, path, texts, seed=d)
+            target.remove_document("/3.txt")
+            put(target, "/4.txt", docs["/5.txt"], seed=4)
+            target.erase()
         for _ in range(40):
             words = rng.choice(vocabulary, size=rng.integers(1, 6))
             question = " ".join(words) + " 19,350.00"
