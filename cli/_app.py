@@ -1650,12 +1650,10 @@ def serve(
 @json_output
 @click.pass_obj
 def doctor(obj: _Context, as_json: bool, as_jsonl: bool) -> None:
-    """Check what works here: SQLite extensions, runtimes, CPU, model packs."""
+    """Check what works here: SQLite extensions, runtimes, CPU, model packs, the index."""
     if obj.url is None and obj.db is not None:
         obj.require_index()
-    # The permissions checked are an index file's; a database's are the server's business.
-    file = obj.path if obj.db is not None and obj.url is None else None
-    checks = ragkit.doctor(obj.config, db=file)
+    checks = ragkit.doctor(obj.config, db=obj.url or (obj.path if obj.db is not None else None))
     if as_json or as_jsonl:
         _echo_json((dataclasses.asdict(c) for c in checks), lines=as_jsonl)
     else:

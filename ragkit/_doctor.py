@@ -14,6 +14,7 @@ from ragkit import ingest
 from ragkit._assistant import Assistant
 from ragkit._config import Config
 from ragkit._errors import RagkitError
+from ragkit.store import is_url
 
 if TYPE_CHECKING:
     from ragkit.models import ModelPacks
@@ -262,17 +263,65 @@ def _index_permissions(db: Path, *, given: bool) -> Check:
     )
 
 
-def doctor(config: Config | None = None, db: str | Path | None = None) -> list[Check]:
-    """Run every check and return the results; nothing here touches the network.
+def _postgres_index(url: str, config: Config) -> list[Check]:
+    """The PostgreSQL index at ``url``: the server and pgvector, what the index holds, and
+    what the connecting role may do with it."""
+    from ragkit.store import PostgresIndex, redacted
 
-    ``db`` is the index whose permissions are checked (default: ``config.default_db``, where
-    a missing index is no failure); nothing is created or changed.
+    try:
+        with PostgresIndex(url, create=False, busy_timeout=config.busy_timeout) as index:
+            meta, counts = index.meta(), index.counts()
+            version, may = index.server_version(), index.privileges()
+            audited = index.audit_enabled()
+    except (RagkitError, ImportError) as exc:
+        return [Check(name="postgresql index", ok=False, detail=str(exc))]
+    location, schema = redacted(url), index.schema
+    checks = [
+        Check(
+            name="postgresql",
+            ok=True,
+            detail=f"server {version}, pgvector {meta.get('pgvector_version', 'not used yet')}",
+        ),
+        Check(
+            name="postgresql index",
+            ok=True,
+            detail=f"{location}: {counts['documents']:,} documents, {counts['chunks']:,} chunks, "
+            f"encoder {meta.get('encoder_pack', 'none yet')}",
+        ),
+    ]
+    if may["write"]:
+        detail = "this role may search, add and remove documents"
+    elif may["search"]:
+        detail = "this role may search but not change the index"
+    else:
+        detail = f"this role may not search: GRANT SELECT ON ALL TABLES IN SCHEMA {schema} to it"
+    ok = may["search"]
+    if audited:
+        ok = ok and may["log"]
+        detail += (
+            "; the audit log is on and it may add to it"
+            if may["log"]
+            else "; the audit log is on but it may not add to it, so its searches are refused: "
+            f"GRANT INSERT ON {schema}.audit_log TO it"
+        )
+    return [*checks, Check(name="postgresql role", ok=ok, detail=detail)]
+
+
+def doctor(config: Config | None = None, db: str | Path | None = None) -> list[Check]:
+    """Run every check and return the results; nothing here touches the network but the
+    PostgreSQL server a ``postgresql://`` ``db`` names.
+
+    ``db`` is the index checked: for a file whether it and its folder are private (default:
+    ``config.default_db``, where a missing index is no failure), for a URL the server, the
+    index and what the connecting role may do with it. Nothing is created or changed.
     """
     config = config or Config()
     python_ok = sys.version_info >= (3, 10)
     checks = [Check(name="python", ok=python_ok, detail=platform.python_version())]
     checks += _sqlite() + _runtimes() + [_cpu()] + _packs(config)
     checks.append(Check(name="home", ok=True, detail=str(config.home)))
+    if isinstance(db, str) and is_url(db):
+        return checks + _postgres_index(db, config)
     target = Path(db).expanduser() if db is not None else config.default_db
     checks.append(_index_permissions(target, given=db is not None))
     return checks

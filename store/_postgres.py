@@ -1058,6 +1058,30 @@ class PostgresIndex(SqlReads):
         return {int(r[0]): r[1].to_numpy().astype(np.float32) for r in rows}
 
     @guarded
+    def privileges(self) -> dict[str, bool]:
+        """What the connecting role may do here: ``search`` (SELECT on every table), ``write``
+        (INSERT, UPDATE and DELETE too) and ``log`` (INSERT on the audit log, once there is
+        one)."""
+        tables = ["meta", "documents", "chunks", *(["vectors"] if self.has_vectors else [])]
+
+        def may(table: str, *rights: str) -> bool:
+            return all(
+                self._rows("select has_table_privilege(?::text, ?::text)", (table, right))[0][0]
+                for right in rights
+            )
+
+        return {
+            "search": all(may(t, "SELECT") for t in tables),
+            "write": all(may(t, "INSERT", "UPDATE", "DELETE") for t in tables),
+            "log": self._has_table("audit_log") and may("audit_log", "INSERT"),
+        }
+
+    @guarded
+    def server_version(self) -> str:
+        """The PostgreSQL server's version."""
+        return str(self._rows("show server_version")[0][0])
+
+    @guarded
     def counts(self) -> dict[str, int]:
         """Row counts of documents, chunks, full-text rows and vectors (they must agree).
         One table holds what SQLite keeps in two (``vectors`` and ``embeddings``)."""

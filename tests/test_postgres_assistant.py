@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from ragkit import Assistant, Config, ConfigError, StoreError, TextEncoder
+from ragkit import Assistant, Config, ConfigError, StoreError, TextEncoder, doctor, migrate
 from ragkit.store import PostgresIndex
 
 from .helpers import SAMPLES, stores
@@ -63,3 +65,47 @@ def test_a_server_that_is_not_there_says_so(tmp_path: Path, config: Config) -> N
     with pytest.raises(StoreError, match="is the server running") as raised:
         Assistant(url, config).documents()
     assert "hunter2" not in str(raised.value)
+
+
+def test_doctor_checks_the_server_the_index_and_the_role(
+    postgres_dsn: str, tmp_path: Path, samples_index: Path, config: Config
+) -> None:
+    import psycopg
+
+    reader = f"reader_{secrets.token_hex(4)}"
+    with stores("postgres", tmp_path, postgres_dsn) as make:
+        store = make("checked")
+        assert isinstance(store, PostgresIndex)
+        separator = "&" if "?" in postgres_dsn else "?"
+        url = f"{postgres_dsn}{separator}schema={store.schema}"
+        copied = migrate(samples_index, url)
+
+        def checks(location: str) -> dict[str, tuple[bool, str]]:
+            found = doctor(config, db=location)
+            return {c.name: (c.ok, c.detail) for c in found if c.name.startswith("postgresql")}
+
+        mine = checks(url)
+        assert mine["postgresql"][0] and "pgvector 0.8.6" in mine["postgresql"][1]
+        assert mine["postgresql index"][0]
+        assert f": {copied} documents" in mine["postgresql index"][1]
+        assert mine["postgresql role"] == (True, "this role may search, add and remove documents")
+        with Assistant(url, config) as kb:
+            kb.set_audit(True)
+        parts = urlsplit(url)
+        as_reader = urlunsplit(parts._replace(netloc=f"{reader}@{parts.netloc.rpartition('@')[2]}"))
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            admin.execute(f"create role {reader} login")
+            try:
+                admin.execute(f"grant usage on schema {store.schema} to {reader}")
+                admin.execute(f"grant select on all tables in schema {store.schema} to {reader}")
+                ok, detail = checks(as_reader)["postgresql role"]
+                assert not ok and f"GRANT INSERT ON {store.schema}.audit_log" in detail
+                admin.execute(f"grant insert on {store.schema}.audit_log to {reader}")
+                ok, detail = checks(as_reader)["postgresql role"]
+                assert ok and detail.startswith("this role may search but not change the index")
+            finally:
+                admin.execute(f"drop owned by {reader}")
+                admin.execute(f"drop role {reader}")
+    gone = checks(f"postgresql://ragkit@/ragkit?host={tmp_path}")
+    assert gone == {"postgresql index": (False, gone["postgresql index"][1])}
+    assert "is the server running" in gone["postgresql index"][1]
