@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 import fpdf
@@ -616,6 +617,17 @@ def stores(backend: str, folder: Path, dsn: str | None) -> Iterator[StoreFactory
                 ).fetchall()
                 for (schema,) in found:
                     conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+
+
+def with_params(dsn: str, **params: str) -> str:
+    """``dsn`` with these query parameters added (``schema=``, ``application_name=``)."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}{urlencode(params)}"
+
+
+def as_role(url: str, role: str) -> str:
+    """``url`` connecting as ``role`` (no password: the test server trusts its socket)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
 
 
 def backend_dsn(request: pytest.FixtureRequest, backend: str) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +14,7 @@ from ragkit import Assistant, Config, StoreError, TextEncoder, migrate
 from ragkit.cli import main
 from ragkit.store import Index, PostgresIndex, connect
 
-from .helpers import SAMPLES, stores
+from .helpers import SAMPLES, as_role, stores, with_params
 
 FOLLOW_UP = "and how much is its security deposit?"
 
@@ -136,7 +135,7 @@ def test_the_audit_log_on_postgres(
     with stores("postgres", tmp_path, postgres_dsn) as make:
         store = make("audited")
         assert isinstance(store, PostgresIndex)
-        url = f"{postgres_dsn}{'&' if '?' in postgres_dsn else '?'}schema={store.schema}"
+        url = with_params(postgres_dsn, schema=store.schema)
         migrate(samples_index, url)
         with Assistant(url, config, encoder=encoder) as kb:
             kb.set_audit(True)
@@ -150,10 +149,7 @@ def test_the_audit_log_on_postgres(
             admin.execute(f"grant select on all tables in schema {store.schema} to {reader}")
             admin.execute(f"grant insert on audit_log to {reader}")
             try:
-                parts = urlsplit(url)
-                host = parts.netloc.rpartition("@")[2]
-                as_reader = urlunsplit(parts._replace(netloc=f"{reader}@{host}"))
-                with Assistant(as_reader, config, encoder=encoder) as kb:
+                with Assistant(as_role(url, reader), config, encoder=encoder) as kb:
                     kb.search("notice period")
                     with pytest.raises(StoreError, match="permission denied"):
                         kb.add([SAMPLES / "visitor-guide.md"], collection="x")

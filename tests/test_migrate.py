@@ -11,7 +11,7 @@ import pytest
 from ragkit import Answer, Assistant, Config, StoreError, TextEncoder, migrate
 from ragkit.testing import ScriptedGenerator
 
-from .helpers import stores
+from .helpers import stores, with_params
 
 QUESTIONS = [
     "How long does the clinic keep the records of adult patients?",
@@ -36,8 +36,7 @@ def test_migrated_index_answers_as_the_file_did(
 ) -> None:
     with stores("postgres", tmp_path, postgres_dsn) as make:
         schema = make("moved").schema  # type: ignore[attr-defined]
-        separator = "&" if "?" in postgres_dsn else "?"
-        url = f"{postgres_dsn}{separator}schema={schema}"
+        url = with_params(postgres_dsn, schema=schema)
         seen: list[str] = []
         copied = migrate(samples_copy, url, progress=lambda _d, _t, path: seen.append(path))
         with Assistant(samples_copy, config, encoder=encoder) as lite:
@@ -68,9 +67,8 @@ def test_migrate_refuses_a_target_of_another_encoder(
 
     with stores("postgres", tmp_path, postgres_dsn) as make:
         schema = make("other", fingerprint="another encoder", dims=384).schema  # type: ignore[attr-defined]
-        separator = "&" if "?" in postgres_dsn else "?"
         with pytest.raises(EncoderMismatchError):
-            migrate(samples_copy, f"{postgres_dsn}{separator}schema={schema}")
+            migrate(samples_copy, with_params(postgres_dsn, schema=schema))
 
 
 def test_ragkit_migrate_then_ask_json_gives_the_same_answer_from_both(
@@ -82,8 +80,7 @@ def test_ragkit_migrate_then_ask_json_gives_the_same_answer_from_both(
 
     with stores("postgres", tmp_path, postgres_dsn) as make:
         schema = make("cli").schema  # type: ignore[attr-defined]
-        separator = "&" if "?" in postgres_dsn else "?"
-        url = f"{postgres_dsn}{separator}schema={schema}"
+        url = with_params(postgres_dsn, schema=schema)
         base = ["--home", str(home)]
         moved = CliRunner().invoke(
             main, [*base, "migrate", "--from", str(samples_copy), "--to", url]
@@ -114,8 +111,7 @@ def test_the_audit_log_moves_with_the_index_and_still_verifies(
         before = lite.audit_log()
     with stores("postgres", tmp_path, postgres_dsn) as make:
         schema = make("moved").schema  # type: ignore[attr-defined]
-        separator = "&" if "?" in postgres_dsn else "?"
-        url = f"{postgres_dsn}{separator}schema={schema}"
+        url = with_params(postgres_dsn, schema=schema)
         migrate(samples_copy, url)
         migrate(samples_copy, url)  # run again: nothing is copied twice
         with Assistant(url, config, encoder=encoder) as moved:

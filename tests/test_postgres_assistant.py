@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from ragkit import Assistant, Config, ConfigError, StoreError, TextEncoder, doctor, migrate
 from ragkit.store import PostgresIndex
 
-from .helpers import SAMPLES, stores
+from .helpers import SAMPLES, as_role, stores, with_params
 
 QUESTIONS = [
     "When does the clinic open?",
@@ -27,8 +26,7 @@ def test_an_assistant_on_postgres_finds_what_one_on_sqlite_finds(
     with stores("postgres", tmp_path, postgres_dsn) as make:
         store = make("samples")  # created empty; the Assistant fills it
         assert isinstance(store, PostgresIndex)
-        separator = "&" if "?" in postgres_dsn else "?"
-        dsn = f"{postgres_dsn}{separator}schema={store.schema}"
+        dsn = with_params(postgres_dsn, schema=store.schema)
         with (
             Assistant(dsn, config, encoder=encoder) as pg,
             Assistant(samples_index, config, encoder=encoder) as lite,
@@ -53,11 +51,11 @@ def test_an_assistant_on_postgres_finds_what_one_on_sqlite_finds(
 
 
 def test_a_key_or_a_missing_schema_is_refused(postgres_dsn: str, config: Config) -> None:
-    separator = "&" if "?" in postgres_dsn else "?"
+    absent = with_params(postgres_dsn, schema="absent")
     with pytest.raises(ConfigError, match="server"):
-        Assistant(f"{postgres_dsn}{separator}schema=absent", config, key="k").documents()
+        Assistant(absent, config, key="k").documents()
     with pytest.raises(StoreError, match="no schema 'absent'"):
-        Assistant(f"{postgres_dsn}{separator}schema=absent", config).documents()
+        Assistant(absent, config).documents()
 
 
 def test_a_server_that_is_not_there_says_so(tmp_path: Path, config: Config) -> None:
@@ -76,8 +74,7 @@ def test_doctor_checks_the_server_the_index_and_the_role(
     with stores("postgres", tmp_path, postgres_dsn) as make:
         store = make("checked")
         assert isinstance(store, PostgresIndex)
-        separator = "&" if "?" in postgres_dsn else "?"
-        url = f"{postgres_dsn}{separator}schema={store.schema}"
+        url = with_params(postgres_dsn, schema=store.schema)
         copied = migrate(samples_index, url)
 
         def checks(location: str) -> dict[str, tuple[bool, str]]:
@@ -91,8 +88,7 @@ def test_doctor_checks_the_server_the_index_and_the_role(
         assert mine["postgresql role"] == (True, "this role may search, add and remove documents")
         with Assistant(url, config) as kb:
             kb.set_audit(True)
-        parts = urlsplit(url)
-        as_reader = urlunsplit(parts._replace(netloc=f"{reader}@{parts.netloc.rpartition('@')[2]}"))
+        as_reader = as_role(url, reader)
         with psycopg.connect(postgres_dsn, autocommit=True) as admin:
             admin.execute(f"create role {reader} login")
             try:

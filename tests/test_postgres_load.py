@@ -16,7 +16,7 @@ import pytest
 
 from ragkit.eval import load_beir
 
-from .helpers import stores
+from .helpers import stores, with_params
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "beir-scifact"
 # SciFact's first documents: enough for the searches to meet many writes (each document is
@@ -67,8 +67,7 @@ def test_one_writer_and_eight_readers(
     questions = [data.queries[q] for q in sorted(data.queries)[:50]]
     with stores("postgres", tmp_path, postgres_dsn) as make:
         schema = make("load").schema  # type: ignore[attr-defined]
-        separator = "&" if "?" in postgres_dsn else "?"
-        url = f"{postgres_dsn}{separator}schema={schema}"
+        url = with_params(postgres_dsn, schema=schema)
         # The readers need an index to open: a few documents first.
         with Assistant(url, Config(home=home, threads=1)) as kb:
             kb.add_texts([tuple(t) for t in texts[:SEED_DOCS]])

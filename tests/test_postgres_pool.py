@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from ragkit.server import ServerSettings, create_app
 from ragkit.store import PostgresIndex
 from ragkit.store._index import POSTINGS_AFTER
 
-from .helpers import SAMPLES, rows, stores, unit
+from .helpers import SAMPLES, rows, stores, unit, with_params
 from .test_server import running
 
 psycopg = pytest.importorskip(
@@ -28,10 +27,6 @@ psycopg = pytest.importorskip(
 
 WORDS = ["parking", "records", "invoices", "holidays"]
 QUESTIONS = ["When does the clinic open?", "parking for visitors", "office lease rent"]
-
-
-def _url(dsn: str, **params: str) -> str:
-    return f"{dsn}{'&' if '?' in dsn else '?'}{urlencode(params)}"
 
 
 def _backends(dsn: str, application: str) -> int:
@@ -72,7 +67,10 @@ def filled(postgres_dsn: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
                 vectors=unit(4, seed=i),
             )
         application = f"ragkit_test_{secrets.token_hex(4)}"
-        yield _url(postgres_dsn, schema=store.schema, application_name=application), application
+        yield (
+            with_params(postgres_dsn, schema=store.schema, application_name=application),
+            application,
+        )
 
 
 def test_threads_share_a_pooled_index_and_find_what_one_thread_finds(
@@ -139,7 +137,7 @@ def test_serve_searches_postgres_on_several_threads_from_one_pool(
     with stores("postgres", tmp_path, postgres_dsn) as make:
         store = make("served")
         assert isinstance(store, PostgresIndex)
-        url = _url(postgres_dsn, schema=store.schema, application_name=application)
+        url = with_params(postgres_dsn, schema=store.schema, application_name=application)
         with Assistant(url, config, encoder=encoder) as kb:
             assert kb.add(SAMPLES).added
 
