@@ -980,11 +980,13 @@ class PostgresIndex(SqlReads):
         """The chunk ids holding any of ``phrases`` and those phrases' terms' postings over
         them (rows numbered in id order), found by the GIN index; None when none matches."""
         lexemes = sorted({t for p in phrases for t in p})
+        # Only the question's lexemes are unnested: marked with weight A, then kept by
+        # ts_filter (SciFact's 300 questions, 11.6k chunks: text search p50 125 -> 41 ms).
         rows = self.conn.execute(
-            "select c.id, c.n_terms, u.lexeme, u.positions from chunks c "
-            "cross join lateral unnest(c.tsv) u where c.tsv @@ %s::tsquery "
-            "and u.lexeme = any(%s) order by u.lexeme, c.id",
-            (_tsquery(phrases), lexemes),
+            "select c.id, c.n_terms, u.lexeme, u.positions from chunks c cross join lateral "
+            "unnest(ts_filter(setweight(c.tsv, 'A', %s), '{a}')) u "
+            "where c.tsv @@ %s::tsquery order by u.lexeme, c.id",
+            (lexemes, _tsquery(phrases)),
         ).fetchall()
         if not rows:
             return None
