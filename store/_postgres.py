@@ -1053,14 +1053,25 @@ class PostgresIndex(SqlReads):
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         tokens = [fts5_tokens(r[1]) for r in rows]
         sizes = np.array([len(t) for t in tokens], dtype=np.int64)
-        flat = np.array([t for row in tokens for t in row] or [""])[: int(sizes.sum())]
+        total = int(sizes.sum())
+        # Numbered by a dict as first seen, then renumbered in sorted order: np.unique over
+        # the 1.3M strings of SciFact took 2.2 s of the 2.9 s this whole read took.
+        seen: dict[str, int] = {}
+        first = np.fromiter(
+            (seen.setdefault(t, len(seen)) for row in tokens for t in row),
+            dtype=np.int64,
+            count=total,
+        )
+        terms = sorted(seen)
+        rank = np.empty(len(seen), dtype=np.int64)
+        rank[[seen[t] for t in terms]] = np.arange(len(terms))
+        term_of = rank[first]
         row_of = np.repeat(np.arange(len(rows), dtype=np.int64), sizes)
-        offsets = np.arange(len(flat), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        terms, term_of = np.unique(flat, return_inverse=True)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         # A stable sort by term keeps each term's occurrences in row and offset order.
         order = np.argsort(term_of, kind="stable")
         postings = Postings(
-            terms.tolist(),
+            terms,
             np.bincount(term_of, minlength=len(terms)).tolist(),
             (row_of << 32 | offsets)[order],
             sizes.astype(np.float64),
